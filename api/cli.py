@@ -1,0 +1,193 @@
+"""The `ledger` command: serve, project, token, demo, rebuild, export.
+
+The database is `--db URL` or LEDGER_DB (default sqlite:///./ledger.db).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import signal
+import sys
+import threading
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ledger.config import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env().override(
+        db=args.db,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+    )
+
+
+def _serve_one(settings: Settings, reuse_port: bool) -> None:
+    from api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port,
+        access_log_format='%a "%r" %s %b %Tfs',  # path only: no query strings, no bodies
+        print=None if reuse_port else print,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.external_projector:
+        settings = settings.override(projector="external")
+    if settings.workers <= 1:
+        _serve_one(settings, reuse_port=False)
+        return 0
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_serve_one, args=(settings, True)) for _ in range(settings.workers)]
+    for w in workers:
+        w.start()
+    print(f"serving on http://{settings.host}:{settings.port} with {len(workers)} workers", flush=True)
+    try:
+        for w in workers:
+            w.join()
+    except KeyboardInterrupt:
+        for w in workers:
+            w.terminate()
+    return 0
+
+
+def _open(settings: Settings) -> tuple[Any, Any, Any]:
+    from ledger.application import Ledger
+    from projections.db import ReadDB
+    from projections.runner import Projector
+
+    ledger = Ledger(settings.db)
+    db = ReadDB(settings.db)
+    return ledger, db, Projector(ledger, db)
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    ledger, db, projector = _open(_settings(args))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    projector.start()
+    print(f"projecting {_settings(args).db} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    projector.stop()
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from api.tokens import TokenError, TokenStore
+    from projections.db import ReadDB
+
+    db = ReadDB(_settings(args).db)
+    try:
+        token_id, secret = TokenStore(db).create(args.role, args.party)
+    except TokenError as e:
+        print(f"ledger token create: {e}", file=sys.stderr)
+        return 2
+    print(f"created {token_id} ({args.role}{' for ' + args.party if args.party else ''})", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from api.tokens import TokenStore
+    from projections.db import ReadDB
+
+    if TokenStore(ReadDB(_settings(args).db)).revoke(args.token_id):
+        print(f"revoked {args.token_id}", file=sys.stderr)
+        return 0
+    print(f"ledger token revoke: no active token {args.token_id}", file=sys.stderr)
+    return 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ledger import demo
+    from ledger.events import parse_event
+
+    ledger, _, projector = _open(_settings(args))
+    batches = [demo.purmerend_setup()] + [demo.purmerend_year(y) for y in demo.YEARS]
+    stored = 0
+    for batch in batches:
+        result = ledger.post([parse_event(e) for e in batch], "admin:cli-demo")
+        stored += len(batch) if result.created else 0
+    projector.catch_up()
+    print(f"demo: Purmerend participatiebudget 2014-2018, {stored} events stored", file=sys.stderr)
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    _, _, projector = _open(_settings(args))
+    count = projector.rebuild(progress=not args.quiet)
+    print(f"rebuilt the read model from {count} events", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from projections.runner import public_event
+
+    ledger, _, _ = _open(_settings(args))
+    out = sys.stdout.buffer
+    after = 0
+    while True:
+        batch = list(ledger.log(after=after, limit=1000))
+        if not batch:
+            break
+        out.write(b"".join(orjson.dumps(public_event(e)) + b"\n" for e in batch))
+        after = batch[-1].position
+    out.flush()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ledger", description="Participatiewet budget ledger")
+    p.add_argument("--db", help="database URL (default: LEDGER_DB or sqlite:///./ledger.db)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--external-projector", action="store_true", help="projections run in `ledger project`")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("project", help="run the projections in this process").set_defaults(func=cmd_project)
+
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="make a token and print it once")
+    create.add_argument("--role", required=True, choices=("admin", "gemeente", "organisation", "controller", "auditor"))
+    create.add_argument("--party", help="the party a gemeente, organisation or controller token is bound to")
+    create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="withdraw a token")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(func=cmd_token_revoke)
+
+    sub.add_parser("demo", help="load the example municipalities").set_defaults(func=cmd_demo)
+    rebuild = sub.add_parser("rebuild", help="rebuild every projection from the log")
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
+    rebuild.set_defaults(func=cmd_rebuild)
+    sub.add_parser("export", help="write the event log as NDJSON to stdout").set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    for inner in ("host", "port", "workers"):
+        args.__dict__.setdefault(inner, None)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""The OpenAPI 3.1 document served at /v1/openapi.json.
+
+Event schemas are generated from the same pydantic models that validate posted
+events, so the document cannot drift from what the API accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ledger.events import PAYLOADS, Envelope
+from ledger.rules import RULES
+
+API_VERSION = "1.0.0"
+_REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=name)}
+
+
+_VERSION_HEADER = {
+    "API-Version": {"description": "Full version of this API", "schema": {"type": "string", "example": API_VERSION}}
+}
+
+
+def _ok(description: str, schema: dict[str, Any], csv: bool = False, status: str = "200") -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    return {status: {"description": description, "headers": _VERSION_HEADER, "content": content}}
+
+
+def _problem(status: str, description: str) -> dict[str, Any]:
+    return {
+        status: {
+            "description": description,
+            "headers": _VERSION_HEADER,
+            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        }
+    }
+
+
+def _errors(*statuses: str) -> dict[str, Any]:
+    descriptions = {
+        "400": "Invalid input (invalidParams names every bad field)",
+        "401": "No or unknown token",
+        "403": "The token may not do this",
+        "404": "Not found",
+        "409": "An event id was posted before with different content",
+        "413": "Batch or body too large",
+        "422": "A domain rule refused the batch; nothing was stored",
+        "503": "The database does not answer",
+    }
+    out: dict[str, Any] = {}
+    for status in statuses:
+        out.update(_problem(status, descriptions[status]))
+    return out
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+_PARTY = _query("party", "Party code, e.g. GM0439", {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"})
+_YEAR = _query("year", "Budget year", {"type": "integer", "minimum": 1900, "maximum": 2999})
+_AS_OF = _query("asOf", "The answer as the ledger knew it at this recorded instant", {"type": "string", "format": "date-time"})
+_PAGE = _query("page", "Page number, from 1", {"type": "integer", "minimum": 1})
+_PAGE_SIZE = _query("pageSize", "Rows per page", {"type": "integer", "minimum": 1, "maximum": 1000})
+
+
+def _page_of(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["count", "next", "previous", "results"],
+        "properties": {
+            "count": {"type": "integer"},
+            "next": {"type": ["string", "null"], "format": "uri"},
+            "previous": {"type": ["string", "null"], "format": "uri"},
+            "results": {"type": "array", "items": _ref(item)},
+        },
+    }
+
+
+def _cents(description: str) -> dict[str, Any]:
+    return {"type": "integer", "description": description + " (euro cents)"}
+
+
+def _schemas() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    envelope = Envelope.model_json_schema(ref_template=_REF)
+    envelope["properties"]["id"]["description"] = "Client-chosen UUID; the idempotency key"
+    envelope["properties"]["year"]["description"] = "Budget year; defaults to the year of effectiveDate"
+    schemas["EventEnvelope"] = envelope
+    variants = []
+    for name, payload in PAYLOADS.items():
+        data_schema = payload.model_json_schema(ref_template=_REF)
+        data_schema.pop("title", None)
+        schemas[f"{name}Data"] = data_schema
+        schemas[name] = {
+            "allOf": [
+                _ref("EventEnvelope"),
+                {
+                    "type": "object",
+                    "required": ["type", "data"] if data_schema.get("required") else ["type"],
+                    "properties": {"type": {"const": name}, "data": _ref(f"{name}Data")},
+                },
+            ]
+        }
+        variants.append(_ref(name))
+    schemas["Event"] = {"oneOf": variants, "discriminator": {"propertyName": "type"}}
+    schemas["EventBatch"] = {
+        "type": "object",
+        "required": ["events"],
+        "properties": {"events": {"type": "array", "minItems": 1, "items": _ref("Event")}},
+    }
+    schemas["AcceptedEvents"] = {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "position", "recordedAt"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "position": {"type": "integer", "description": "Place in the global order of the log"},
+                        "recordedAt": {"type": "string", "format": "date-time"},
+                    },
+                },
+            }
+        },
+    }
+    schemas["LoggedEvent"] = {
+        "allOf": [
+            _ref("Event"),
+            {
+                "type": "object",
+                "required": ["position", "recordedAt", "postedBy"],
+                "properties": {
+                    "position": {"type": "integer"},
+                    "recordedAt": {"type": "string", "format": "date-time"},
+                    "postedBy": {"type": "string", "description": "Role, party and token id of the poster"},
+                },
+            },
+        ]
+    }
+    schemas["Balance"] = {
+        "type": "object",
+        "required": ["party", "year", "budget", "subBudget", "allocatedCents", "incomeCents", "spentCents",
+                     "committedCents", "availableCents", "saldoCents"],
+        "properties": {
+            "party": {"type": "string"},
+            "year": {"type": "integer"},
+            "budget": {"type": "string"},
+            "subBudget": {"type": ["string", "null"], "description": "null: the budget's total row"},
+            "allocatedCents": _cents("Allocated"),
+            "incomeCents": _cents("Other income, reserve withdrawals"),
+            "spentCents": _cents("Spent, additions to reserves"),
+            "committedCents": _cents("Committed, not yet paid"),
+            "availableCents": _cents("allocated + income - spent - committed"),
+            "saldoCents": _cents("allocated + income - spent"),
+        },
+    }
+    schemas["Reserve"] = {
+        "type": "object",
+        "required": ["party", "reserve", "balanceCents", "addedCents", "withdrawnCents"],
+        "properties": {
+            "party": {"type": "string"},
+            "reserve": {"type": "string"},
+            "purpose": {"type": "string"},
+            "revolving": {"type": "boolean"},
+            "balanceCents": _cents("Balance at the end of the year, by effective date"),
+            "addedCents": _cents("Added during the year (opening balance included)"),
+            "withdrawnCents": _cents("Withdrawn during the year"),
+            "refluxCents": _cents("Flowed back into a revolving reserve, ever"),
+        },
+    }
+    schemas["Problem"] = {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "format": "uri", "description": "urn:participatie-ledger:problem:<code>; "
+                     "rule codes: " + ", ".join(RULES)},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "invalidParams": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": "integer", "description": "Event index in the batch"},
+                        "name": {"type": "string"},
+                        "code": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
+            },
+            "errors": {
+                "type": "array",
+                "description": "Each refused event of a batch, by index",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "rule": {"type": "string"},
+                        "title": {"type": "string"},
+                        "detail": {"type": "string"},
+                    },
+                },
+            },
+        },
+    }
+    schemas["Health"] = {"type": "object", "properties": {"status": {"type": "string"}}}
+    return schemas
+
+
+def _paths() -> dict[str, Any]:
+    secured = [{"bearerAuth": []}]
+    return {
+        "/healthz": {"get": {"operationId": "healthz", "tags": ["service"], "summary": "The process is alive",
+                             "security": [], "responses": _ok("Alive", _ref("Health"))}},
+        "/readyz": {"get": {"operationId": "readyz", "tags": ["service"], "summary": "The database answers",
+                            "security": [], "responses": {**_ok("Ready", _ref("Health")), **_errors("503")}}},
+        "/v1/openapi.json": {"get": {"operationId": "openapi", "tags": ["service"], "summary": "This document",
+                                     "security": [], "responses": _ok("OpenAPI 3.1 document", {"type": "object"})}},
+        "/v1/events": {
+            "post": {
+                "operationId": "postEvents",
+                "tags": ["events"],
+                "summary": "Post one event, or an atomic batch of events",
+                "description": "All events of a batch are stored, or none. Posting an id again with the same "
+                "content answers 200 with the original result; with different content, 409.",
+                "security": secured,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "oneOf": [_ref("Event"), _ref("EventBatch")]}}}},
+                "responses": {
+                    **_ok("Stored", _ref("AcceptedEvents"), status="201"),
+                    **_ok("Already stored: the original result", _ref("AcceptedEvents")),
+                    **_errors("400", "401", "403", "409", "413", "422"),
+                },
+            },
+            "get": {
+                "operationId": "listEvents",
+                "tags": ["events"],
+                "summary": "The ordered event log (Accept: application/x-ndjson streams it)",
+                "security": secured,
+                "parameters": [
+                    _query("after", "Only events after this position", {"type": "integer", "minimum": 0}),
+                    _query("limit", "At most this many events", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                    _PARTY,
+                    _AS_OF,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "A page of the log",
+                        "headers": _VERSION_HEADER,
+                        "content": {
+                            "application/json": {"schema": _page_of("LoggedEvent")},
+                            "application/x-ndjson": {"schema": {"type": "string"}},
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_errors("400", "401", "403"),
+                },
+            },
+        },
+        "/v1/events/{id}": {
+            "get": {
+                "operationId": "getEvent",
+                "tags": ["events"],
+                "summary": "One event by its id",
+                "security": secured,
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {**_ok("The event", _ref("LoggedEvent")), **_errors("400", "401", "403", "404")},
+            }
+        },
+        "/v1/balances": {
+            "get": {
+                "operationId": "listBalances",
+                "tags": ["balances"],
+                "summary": "Budget balances per party, budget, sub-budget and year",
+                "security": secured,
+                "parameters": [_PARTY, _YEAR, _query("budget", "Budget code", {"type": "string"}), _AS_OF,
+                               _PAGE, _PAGE_SIZE],
+                "responses": {**_ok("Balances", _page_of("Balance"), csv=True), **_errors("400", "401", "403")},
+            }
+        },
+        "/v1/reserves": {
+            "get": {
+                "operationId": "listReserves",
+                "tags": ["reserves"],
+                "summary": "Reserves at the end of a year by effective date (now, without year)",
+                "security": secured,
+                "parameters": [_PARTY, _YEAR, _AS_OF, _PAGE, _PAGE_SIZE],
+                "responses": {**_ok("Reserves", _page_of("Reserve"), csv=True), **_errors("400", "401", "403")},
+            }
+        },
+    }
+
+
+def document(contact: dict[str, str]) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "participatie-ledger",
+            "version": API_VERSION,
+            "description": "Event-sourced budget ledger for municipalities carrying out the Participatiewet. "
+            "Amounts are integer euro cents.",
+            "contact": contact,
+        },
+        "servers": [{"url": "http://127.0.0.1:8080", "description": "Local (make run)"}],
+        "tags": [{"name": n} for n in ("service", "events", "balances", "reserves")],
+        "security": [{"bearerAuth": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }

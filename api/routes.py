@@ -1,0 +1,234 @@
+"""The HTTP routes of api.md. Handlers parse, authorise and render; the work runs in
+`ledger` and `projections`, in a thread (both are synchronous and touch the database)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+from aiohttp import web
+
+from api import state
+from api.access import authenticate, check_read, refused_posts
+from api.problems import Problem, bad_param, bad_request, forbidden, not_found
+from api.render import csv_response, int_param, json_response, page_of, wants_csv
+from api.tokens import Principal
+from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
+from ledger.events import Event, InvalidEvent, InvalidParam, parse_event
+from projections import queries
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+T = TypeVar("T")
+NDJSON = "application/x-ndjson"
+
+
+async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking ledger or database work off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+
+async def principal_of(request: web.Request) -> Principal:
+    return await run(authenticate, request, request.app[state.TOKENS])
+
+
+def as_of_param(request: web.Request) -> str | None:
+    raw = request.query.get("asOf")
+    if raw is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError:
+        raise bad_param("asOf", "must be an RFC 3339 instant, e.g. 2017-03-01T00:00:00Z", "date-time") from None
+    if instant.tzinfo is None:
+        raise bad_param("asOf", "must carry a time zone (Z or an offset)", "date-time")
+    return rfc3339(instant)
+
+
+def party_param(request: web.Request) -> str | None:
+    party = request.query.get("party")
+    if party is not None and not (2 <= len(party) <= 40 and all(c.isupper() or c.isdigit() or c == "-" for c in party)):
+        raise bad_param("party", "must be a party code such as GM0439")
+    return party
+
+
+# --- service --------------------------------------------------------------------
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        head, position = await run(
+            lambda: (request.app[state.LEDGER].head(), request.app[state.PROJECTOR].position())
+        )
+    except Exception as e:  # any database failure means: not ready
+        log.warning("readiness check failed: %s", type(e).__name__)
+        problem = Problem(503, "not-ready", "Service unavailable", "the database does not answer")
+        problem.headers["Retry-After"] = "5"
+        raise problem from None
+    return json_response({"status": "ready", "head": head, "projected": position, "lag": head - position})
+
+
+@routes.get("/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[state.OPENAPI], content_type="application/json")
+
+
+# --- posting ------------------------------------------------------------------------
+
+
+def _parse_batch(body: Any, max_batch: int) -> tuple[list[Event], bool]:
+    """Validate a single event or `{"events": [...]}`; raise 400 naming every bad field."""
+    single = not (isinstance(body, dict) and set(body) == {"events"})
+    raws = [body] if single else body["events"]
+    if not isinstance(raws, list) or not raws:
+        raise bad_request("'events' must be a non-empty list", [{"name": "events", "code": "list", "reason": "a non-empty list of events"}])
+    if len(raws) > max_batch:
+        raise Problem(413, "batch-too-large", "Batch too large", f"at most {max_batch} events in one batch")
+    events: list[Event] = []
+    params: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raws):
+        prefix = "" if single else f"events[{i}]."
+        index = None if single else i
+        try:
+            event = parse_event(raw)
+        except InvalidEvent as e:
+            params += [InvalidParam(prefix + p.name, p.code, p.reason).as_dict(index) for p in e.params]
+            continue
+        if event.id in seen:
+            params.append(
+                InvalidParam(prefix + "id", "duplicate_id", f"the same id as events[{seen[event.id]}]").as_dict(index)
+            )
+        seen.setdefault(event.id, i)
+        events.append(event)
+    if params:
+        bad = len({p.get("index") for p in params})
+        raise bad_request(f"{bad} of {len(raws)} events are invalid; nothing was stored", params)
+    return events, single
+
+
+@routes.post("/v1/events")
+async def post_events(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError as e:
+        raise bad_request(f"the body is not valid JSON: {e}", [{"name": "body", "code": "json", "reason": "not valid JSON"}]) from None
+    events, _ = _parse_batch(body, request.app[state.SETTINGS].max_batch)
+    refused = refused_posts(principal, events)
+    if refused:
+        raise forbidden(f"{len(refused)} of {len(events)} events may not be posted with this token", errors=refused)
+    ledger = request.app[state.LEDGER]
+    try:
+        result: PostResult = await run(ledger.post, events, principal.name)
+    except IdReused as e:
+        raise Problem(
+            409,
+            "id-reused",
+            "Event id reused",
+            "an id was posted before with different content; a new event needs a new id",
+            errors=[{"index": i, "id": events[i].id} for i in e.indexes],
+        ) from None
+    except BatchRefused as e:
+        first = e.violations[0][1]
+        raise Problem(
+            422,
+            first.rule,
+            first.title,
+            f"{len(e.violations)} of {len(events)} events break the ledger's rules; nothing was stored",
+            errors=[
+                {"index": i, "type": "urn:participatie-ledger:problem:" + v.rule, "rule": v.rule, "title": v.title, "detail": v.detail}
+                for i, v in e.violations
+            ],
+        ) from None
+    projector = request.app[state.PROJECTOR]
+    projector.wake()
+    if not await run(projector.wait_for, result.last_position, request.app[state.SETTINGS].read_timeout):
+        log.warning("read model behind position %s after the read timeout", result.last_position)
+    return json_response(
+        {"events": [{"id": r.id, "position": r.position, "recordedAt": r.recorded_at} for r in result.results]},
+        status=201 if result.created else 200,
+    )
+
+
+# --- reading ----------------------------------------------------------------------
+
+
+@routes.get("/v1/events")
+async def list_events(request: web.Request) -> web.StreamResponse:
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    parties = await run(check_read, principal, db, party_param(request))
+    after = int_param(request, "after", 0, 0, 2**62) or 0
+    as_of = as_of_param(request)
+    if NDJSON in request.headers.get("Accept", ""):
+        return await _stream_events(request, parties, after, as_of)
+    limit = int_param(request, "limit", 100, 1, 1000) or 100
+    rows, count = await run(queries.events, db, parties=parties, after=after, limit=limit, as_of=as_of)
+    if wants_csv(request):
+        return csv_response(rows, "events")
+    more = len(rows) == limit and rows
+    return json_response(
+        {
+            "count": count,
+            "next": str(request.url.update_query(after=rows[-1]["position"], limit=limit)) if more else None,
+            "previous": None if after == 0 else str(request.url.update_query(after=0, limit=limit)),
+            "results": rows,
+        }
+    )
+
+
+async def _stream_events(request: web.Request, parties: set[str] | None, after: int, as_of: str | None) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": NDJSON})
+    await response.prepare(request)
+    db = request.app[state.DB]
+    while True:
+        rows, _ = await run(queries.events, db, parties=parties, after=after, limit=1000, as_of=as_of)
+        if not rows:
+            break
+        await response.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))
+        after = rows[-1]["position"]
+    await response.write_eof()
+    return response
+
+
+@routes.get("/v1/events/{id}")
+async def get_event(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    event = await run(queries.event, db, request.match_info["id"].lower())
+    if event is None:
+        raise not_found("no event with that id")
+    await run(check_read, principal, db, event["party"])
+    return json_response(event)
+
+
+@routes.get("/v1/balances")
+async def balances(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    parties = await run(check_read, principal, db, party_param(request))
+    year = int_param(request, "year", None, 1900, 2999)
+    budget = request.query.get("budget")
+    rows = await run(queries.balances, db, parties=parties, year=year, budget=budget, as_of=as_of_param(request))
+    return page_of(request, rows, "balances")
+
+
+@routes.get("/v1/reserves")
+async def reserves(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    parties = await run(check_read, principal, db, party_param(request))
+    year = int_param(request, "year", None, 1900, 2999)
+    rows = await run(queries.reserves, db, parties=parties, year=year, as_of=as_of_param(request))
+    return page_of(request, rows, "reserves")

@@ -1,0 +1,18 @@
+"""Typed keys for what the aiohttp application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from api.tokens import TokenStore
+from ledger.application import Ledger
+from ledger.config import Settings
+from projections.db import ReadDB
+from projections.runner import Projector
+
+SETTINGS = web.AppKey("settings", Settings)
+LEDGER = web.AppKey("ledger", Ledger)
+DB = web.AppKey("db", ReadDB)
+PROJECTOR = web.AppKey("projector", Projector)
+TOKENS = web.AppKey("tokens", TokenStore)
+OPENAPI = web.AppKey("openapi", bytes)

@@ -1,0 +1,393 @@
+"""A party's books: the aggregate that decides whether an event may be posted.
+
+Why one aggregate per party rather than one per budget, reserve or year: every rule
+of domain.md is scoped to one party but crosses its budgets. A reserve withdrawal
+feeds a budget, a closed year freezes all of them, an I-deel saving is bounded by
+the inkomensdeel's surplus. With the party's books as the consistency boundary,
+each client event is exactly one stored event (one position), every rule is checked
+against one consistent state, and two writers conflict only when they post for the
+same party, in which case the batch is retried on fresh state.
+
+The state holds only what the rules need (balances per line, reserve movements per
+date, winst per year, open subsidies and placements), as plain JSON-able values so
+the library can snapshot it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.effects import Effects, LineDelta, effects_of
+from ledger.rules import RuleViolation, check_charging_rule
+
+_NAMESPACE = uuid.UUID("5b0e1c4e-7a57-4d0b-9a3e-2f4f0c6f1e10")
+
+# Types that spend from a budget line, so the budget must exist for that year.
+_CONSUMING = frozenset({"CostBooked", "BudgetRevised", "SubsidyPaid", "ReserveAdded", "Correction"})
+# Types whose effects a Correction may reverse.
+CORRECTABLE = frozenset(
+    {
+        "BudgetAllocated",
+        "BudgetRevised",
+        "IncomeBooked",
+        "FundsReallocated",
+        "CostBooked",
+        "SubsidyPaid",
+        "ReserveEstablished",
+        "ReserveAdded",
+        "ReserveWithdrawn",
+        "WinstRealised",
+        "WinstReinvested",
+        "OrganisationCostBooked",
+        "OrganisationResultDetermined",
+        "OutflowRegistered",
+    }
+)
+_ORGANISATION_ONLY = frozenset(
+    {"MembershipChanged", "AllocationKeySet", "OrganisationCostBooked", "OrganisationResultDetermined"}
+)
+
+
+class Context(Protocol):
+    """What a book may ask of the rest of the ledger while deciding."""
+
+    def party_kind(self, code: str) -> str | None:
+        """'gemeente' or 'organisation' for a registered party, else None."""
+
+    def original(self, event_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The (entry, derived) of an accepted event, for corrections."""
+
+
+def _line_key(year: int, budget: str, sub: str | None) -> str:
+    return f"{year}|{budget}|{sub or ''}"
+
+
+class Book(Aggregate):
+    """The books of one gemeente or shared organisation."""
+
+    @staticmethod
+    def create_id(party: str) -> uuid.UUID:
+        return uuid.uuid5(_NAMESPACE, party)
+
+    @event("Registered")
+    def __init__(self, party: str, entry: dict[str, Any], derived: dict[str, Any], posted_by: str):
+        self.party = party
+        self.kind = "organisation"
+        self.name = entry["data"]["name"]
+        self.members: dict[str, list[list[str | None]]] = {}
+        self.fund_holder: str | None = None
+        self.lines: dict[str, list[int]] = {}
+        self.budgets: dict[str, bool] = {}
+        self.modes: dict[str, str] = {}
+        self.reserves: dict[str, dict[str, Any]] = {}
+        self.winst: dict[str, dict[str, int]] = {}
+        self.closed: list[int] = []
+        self.subsidies: dict[str, dict[str, Any]] = {}
+        self.placements: dict[str, bool] = {}
+        self.corrected: dict[str, bool] = {}
+        self._apply(entry, derived)
+
+    @event("Recorded")
+    def record(self, entry: dict[str, Any], derived: dict[str, Any], posted_by: str) -> None:
+        self._apply(entry, derived)
+
+    # --- deciding -------------------------------------------------------------
+
+    @staticmethod
+    def check_registration(entry: dict[str, Any], existing: Book | None, ctx: Context) -> None:
+        """Refuse registering a party twice, or an organisation of unknown members."""
+        if entry["type"] == "OrganisationRegistered":
+            if existing is not None and (existing.kind != "organisation" or existing.members):
+                raise RuleViolation("party-already-registered", f"{entry['party']} is already registered")
+            for member in entry["data"]["members"]:
+                if ctx.party_kind(member) is None:
+                    raise RuleViolation("unknown-party", f"member {member} is not registered")
+        elif existing is not None:
+            raise RuleViolation("party-already-registered", f"{entry['party']} is already registered")
+
+    def decide(self, entry: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Check `entry` against every rule; return what the ledger derives for it
+        (stored beside the client's content) or raise `RuleViolation`."""
+        kind = entry["type"]
+        data = entry["data"]
+        self._check_open(entry)
+        if kind in _ORGANISATION_ONLY and self.kind != "organisation":
+            raise RuleViolation("not-an-organisation", f"{self.party} is not a shared organisation")
+        derived: dict[str, Any] = {}
+        if kind == "Correction":
+            derived["original"] = self._check_correction(data, ctx)
+        elif kind == "SubsidyPaid":
+            derived["budget"] = self._subsidy(data["subsidyId"])["budget"]
+        check = getattr(self, f"_check_{kind}", None)
+        if check is not None:
+            check(entry, ctx)
+        effects = effects_of(entry, derived)
+        self._check_known_budgets(kind, effects)
+        self._check_limits(kind, effects)
+        return derived
+
+    def _check_open(self, entry: dict[str, Any]) -> None:
+        for year in {entry["year"], int(entry["effectiveDate"][:4])}:
+            if year in self.closed:
+                raise RuleViolation(
+                    "year-closed",
+                    f"{self.party} closed {year}; post a correction dated in an open year instead",
+                )
+
+    def _check_correction(self, data: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        corrects = data["corrects"]
+        found = ctx.original(corrects)
+        if found is None or found[0]["party"] != self.party:
+            raise RuleViolation("unknown-event", f"no event {corrects} of {self.party} to correct")
+        original, original_derived = found
+        if original["type"] not in CORRECTABLE:
+            raise RuleViolation("not-correctable", f"a {original['type']} cannot be corrected")
+        if corrects in self.corrected:
+            raise RuleViolation("already-corrected", f"event {corrects} was corrected before")
+        return {**original, "derived": original_derived} if original_derived else dict(original)
+
+    def _check_CostBooked(self, entry: dict[str, Any], ctx: Context) -> None:
+        check_charging_rule(entry["data"]["category"], entry["data"]["budget"])
+
+    def _check_SubsidyGranted(self, entry: dict[str, Any], ctx: Context) -> None:
+        data = entry["data"]
+        if data["subsidyId"] in self.subsidies:
+            raise RuleViolation("duplicate-subsidy", f"subsidy {data['subsidyId']} was granted before")
+        check_charging_rule(data["instrument"], data["budget"])
+
+    def _check_LoonwaardeMeasured(self, entry: dict[str, Any], ctx: Context) -> None:
+        if self._subsidy(entry["data"]["subsidyId"])["ended"]:
+            raise RuleViolation("subsidy-ended", f"subsidy {entry['data']['subsidyId']} has ended")
+
+    _check_SubsidyEnded = _check_LoonwaardeMeasured
+
+    def _subsidy(self, subsidy_id: str) -> dict[str, Any]:
+        try:
+            return self.subsidies[subsidy_id]
+        except KeyError:
+            raise RuleViolation("unknown-subsidy", f"no subsidy {subsidy_id} granted by {self.party}") from None
+
+    def _check_PlacementStarted(self, entry: dict[str, Any], ctx: Context) -> None:
+        if entry["data"]["placementId"] in self.placements:
+            raise RuleViolation("duplicate-placement", f"placement {entry['data']['placementId']} started before")
+
+    def _check_PlacementEnded(self, entry: dict[str, Any], ctx: Context) -> None:
+        placement = entry["data"]["placementId"]
+        if placement not in self.placements:
+            raise RuleViolation("unknown-placement", f"no placement {placement} of {self.party}")
+        if self.placements[placement]:
+            raise RuleViolation("placement-ended", f"placement {placement} has ended")
+
+    def _check_ReserveEstablished(self, entry: dict[str, Any], ctx: Context) -> None:
+        if entry["data"]["reserve"] in self.reserves:
+            raise RuleViolation("reserve-already-established", f"reserve {entry['data']['reserve']} exists")
+
+    def _check_MembershipChanged(self, entry: dict[str, Any], ctx: Context) -> None:
+        member = entry["data"]["member"]
+        on = entry["effectiveDate"]
+        if ctx.party_kind(member) is None:
+            raise RuleViolation("unknown-party", f"{member} is not registered")
+        if entry["data"]["change"] == "joined" and self.is_member(member, on):
+            raise RuleViolation("already-member", f"{member} is a member of {self.party} on {on}")
+        if entry["data"]["change"] == "left" and not self.is_member(member, on):
+            raise RuleViolation("not-a-member", f"{member} is not a member of {self.party} on {on}")
+
+    def _check_AllocationKeySet(self, entry: dict[str, Any], ctx: Context) -> None:
+        self._check_members_in_year(entry["data"]["weights"], entry["year"])
+
+    def _check_OrganisationCostBooked(self, entry: dict[str, Any], ctx: Context) -> None:
+        self._check_members_in_year(entry["data"].get("usage") or {}, entry["year"])
+
+    _check_OrganisationResultDetermined = _check_OrganisationCostBooked
+
+    def _check_WinstRealised(self, entry: dict[str, Any], ctx: Context) -> None:
+        data = entry["data"]
+        year = entry["year"]
+        if "member" in data:
+            if self.kind != "organisation":
+                raise RuleViolation("not-an-organisation", "only an organisation records whose clients earned winst")
+            self._check_members_in_year([data["member"]], year)
+        if data["source"] == "ideel-besparing":
+            surplus = sum(
+                values[0] + values[1] - values[2] for _, values in self._budget_lines(year, "inkomensdeel")
+            )
+            saved = self.winst.get(str(year), {}).get("src:ideel-besparing", 0) + data["amountCents"]
+            if saved > surplus:
+                raise RuleViolation(
+                    "ideel-besparing-exceeds-surplus",
+                    f"I-deel savings of {saved} cents in {year} exceed the inkomensdeel's surplus of {surplus} cents",
+                )
+
+    def _check_members_in_year(self, codes: Iterable[str], year: int) -> None:
+        for code in codes:
+            if not self.was_member_in(code, year):
+                raise RuleViolation("not-a-member", f"{code} is not a member of {self.party} in {year}")
+
+    def _check_known_budgets(self, kind: str, effects: Effects) -> None:
+        if kind in _CONSUMING:
+            lines = effects.lines
+        elif kind == "FundsReallocated":
+            lines = effects.lines[:1]
+        else:
+            return
+        for d in lines:
+            if f"{d.year}|{d.budget}" not in self.budgets:
+                raise RuleViolation(
+                    "unknown-budget", f"{self.party} has no budget '{d.budget}' in {d.year}: allocate it first"
+                )
+
+    def _check_limits(self, kind: str, effects: Effects) -> None:
+        for d in effects.lines:
+            if d.available < 0:
+                self._check_binding(d, effects.lines)
+        for r in effects.reserves:
+            self._check_reserve(kind, r)
+        if effects.winst:
+            self._check_winst(effects)
+
+    def _check_binding(self, d: LineDelta, all_deltas: tuple[LineDelta, ...]) -> None:
+        if d.sub_budget and self.modes.get(_line_key(d.year, d.budget, d.sub_budget)) == "kaderstellend":
+            available = _available(self.lines.get(_line_key(d.year, d.budget, d.sub_budget))) + d.available
+            if available < 0:
+                raise RuleViolation(
+                    "binding-budget-exceeded",
+                    f"{d.budget}/{d.sub_budget} {d.year} is kaderstellend: {-available} cents short",
+                )
+        if self.modes.get(_line_key(d.year, d.budget, None)) == "kaderstellend":
+            available = sum(_available(v) for _, v in self._budget_lines(d.year, d.budget))
+            available += sum(o.available for o in all_deltas if (o.year, o.budget) == (d.year, d.budget))
+            if available < 0:
+                raise RuleViolation(
+                    "binding-budget-exceeded", f"{d.budget} {d.year} is kaderstellend: {-available} cents short"
+                )
+
+    def _check_reserve(self, kind: str, r: Any) -> None:
+        if kind == "ReserveEstablished":
+            return
+        reserve = self.reserves.get(r.reserve)
+        if reserve is None:
+            raise RuleViolation("unknown-reserve", f"{self.party} has no reserve '{r.reserve}'")
+        if r.date < reserve["since"]:
+            raise RuleViolation("unknown-reserve", f"reserve '{r.reserve}' was established on {reserve['since']}")
+        if r.reflux > 0 and not reserve["revolving"]:
+            raise RuleViolation("reflux-not-revolving", f"reserve '{r.reserve}' is not revolving")
+        moves = dict(reserve["moves"])
+        moves[r.date] = moves.get(r.date, 0) + r.net
+        balance = 0
+        for day in sorted(moves):
+            balance += moves[day]
+            if balance < 0 and day >= r.date:
+                raise RuleViolation(
+                    "reserve-below-zero", f"reserve '{r.reserve}' would stand at {balance} cents on {day}"
+                )
+        withdrawn = reserve["withdrawn"] + r.withdrawn
+        reflux = reserve["reflux"] + r.reflux
+        if reserve["revolving"] and reflux > withdrawn:
+            raise RuleViolation(
+                "reflux-exceeds-withdrawn",
+                f"reflux of {reflux} cents into '{r.reserve}' exceeds the {withdrawn} cents withdrawn",
+            )
+
+    def _check_winst(self, effects: Effects) -> None:
+        years = {str(y): dict(v) for y, v in self.winst.items()}
+        for w in effects.winst:
+            year = years.setdefault(str(w.year), {})
+            year["realised"] = year.get("realised", 0) + w.realised
+            year["reinvested"] = year.get("reinvested", 0) + w.reinvested
+        first = min(w.year for w in effects.winst)
+        left = 0
+        for y in sorted(years, key=int):
+            left += years[y].get("realised", 0) - years[y].get("reinvested", 0)
+            if left < 0 and int(y) >= first:
+                raise RuleViolation(
+                    "winst-reinvested-exceeds-realised",
+                    f"reinvested winst would exceed realised winst by {-left} cents by the end of {y}",
+                )
+
+    # --- membership -----------------------------------------------------------
+
+    def is_member(self, code: str, on: str) -> bool:
+        return any(
+            joined <= on and (left is None or on < left)  # type: ignore[operator]
+            for joined, left in self.members.get(code, [])
+        )
+
+    def was_member_in(self, code: str, year: int) -> bool:
+        first, last = f"{year}-01-01", f"{year}-12-31"
+        return any(
+            joined <= last and (left is None or left > first)  # type: ignore[operator]
+            for joined, left in self.members.get(code, [])
+        )
+
+    # --- applying ---------------------------------------------------------------
+
+    def _budget_lines(self, year: int, budget: str) -> list[tuple[str, list[int]]]:
+        prefix = f"{year}|{budget}|"
+        return [(k, v) for k, v in self.lines.items() if k.startswith(prefix)]
+
+    def _apply(self, entry: dict[str, Any], derived: dict[str, Any]) -> None:
+        kind = entry["type"]
+        data = entry["data"]
+        effects = effects_of(entry, derived)
+        for d in effects.lines:
+            values = self.lines.setdefault(_line_key(d.year, d.budget, d.sub_budget), [0, 0, 0, 0])
+            values[0] += d.allocated
+            values[1] += d.income
+            values[2] += d.spent
+            values[3] += d.committed
+            self.budgets[f"{d.year}|{d.budget}"] = True
+        for r in effects.reserves:
+            reserve = self.reserves.setdefault(
+                r.reserve, {"since": r.date, "revolving": False, "moves": {}, "withdrawn": 0, "reflux": 0}
+            )
+            reserve["moves"][r.date] = reserve["moves"].get(r.date, 0) + r.net
+            reserve["withdrawn"] += r.withdrawn
+            reserve["reflux"] += r.reflux
+        for w in effects.winst:
+            year = self.winst.setdefault(str(w.year), {})
+            year["realised"] = year.get("realised", 0) + w.realised
+            year["reinvested"] = year.get("reinvested", 0) + w.reinvested
+            if w.source:
+                key = f"src:{w.source}"
+                year[key] = year.get(key, 0) + w.realised
+        if kind == "PartyRegistered":
+            self.kind = data["kind"]
+        elif kind == "OrganisationRegistered":
+            self.kind = "organisation"
+            self.name = data["name"]
+            self.fund_holder = data.get("fundHolder")
+            for member in data["members"]:
+                self.members[member] = [[entry["effectiveDate"], None]]
+        elif kind == "MembershipChanged":
+            periods = self.members.setdefault(data["member"], [])
+            if data["change"] == "joined":
+                periods.append([entry["effectiveDate"], None])
+            else:
+                periods[-1][1] = entry["effectiveDate"]
+        elif kind == "SteeringModeSet":
+            self.modes[_line_key(entry["year"], data["budget"], data.get("subBudget"))] = data["mode"]
+            self.budgets[f"{entry['year']}|{data['budget']}"] = True
+        elif kind == "ReserveEstablished":
+            self.reserves[data["reserve"]]["revolving"] = data["revolving"]
+        elif kind == "SubsidyGranted":
+            self.subsidies[data["subsidyId"]] = {"budget": data["budget"], "ended": False}
+        elif kind == "SubsidyEnded":
+            self.subsidies[data["subsidyId"]]["ended"] = True
+        elif kind == "PlacementStarted":
+            self.placements[data["placementId"]] = False
+        elif kind == "PlacementEnded":
+            self.placements[data["placementId"]] = True
+        elif kind == "YearClosed":
+            self.closed.append(entry["year"])
+        elif kind == "Correction":
+            self.corrected[data["corrects"]] = True
+
+
+def _available(values: list[int] | None) -> int:
+    if values is None:
+        return 0
+    return values[0] + values[1] - values[2] - values[3]

@@ -1,0 +1,57 @@
+"""Settings, read from the environment in this one place; the CLI overrides them.
+
+LEDGER_DB            database URL: sqlite:///path (default sqlite:///./ledger.db) or postgresql://...
+LEDGER_HOST          address to serve on (127.0.0.1)
+LEDGER_PORT          port to serve on (8080)
+LEDGER_WORKERS       API worker processes (1)
+LEDGER_PROJECTOR     "embedded" (the API process follows the log) or "external" (`ledger project` does)
+LEDGER_MAX_BATCH     most events in one POST (10000)
+LEDGER_MAX_BODY      largest request body in bytes (32 MiB)
+LEDGER_READ_TIMEOUT  seconds a POST waits for the read model to include it (30)
+LEDGER_CONTACT_NAME, LEDGER_CONTACT_EMAIL, LEDGER_CONTACT_URL
+                     the operator's contact in the OpenAPI document (placeholders until set)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+DEFAULT_DB = "sqlite:///./ledger.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = DEFAULT_DB
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    projector: str = "embedded"
+    max_batch: int = 10_000
+    max_body: int = 32 * 1024 * 1024
+    read_timeout: float = 30.0
+    contact_name: str = "participatie-ledger operator"
+    contact_email: str = "operator@example.org"
+    contact_url: str = "https://example.org/participatie-ledger"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            db=env.get("LEDGER_DB") or DEFAULT_DB,
+            host=env.get("LEDGER_HOST", cls.host),
+            port=int(env.get("LEDGER_PORT", cls.port)),
+            workers=int(env.get("LEDGER_WORKERS", cls.workers)),
+            projector=env.get("LEDGER_PROJECTOR", cls.projector),
+            max_batch=int(env.get("LEDGER_MAX_BATCH", cls.max_batch)),
+            max_body=int(env.get("LEDGER_MAX_BODY", cls.max_body)),
+            read_timeout=float(env.get("LEDGER_READ_TIMEOUT", cls.read_timeout)),
+            contact_name=env.get("LEDGER_CONTACT_NAME", cls.contact_name),
+            contact_email=env.get("LEDGER_CONTACT_EMAIL", cls.contact_email),
+            contact_url=env.get("LEDGER_CONTACT_URL", cls.contact_url),
+        )
+
+    def override(self, **values: Any) -> Settings:
+        """These settings with every non-None value replaced (CLI flags win)."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})

@@ -1,0 +1,158 @@
+"""What amounts an event moves: the single definition shared by rules and projections.
+
+The write side checks its limits (binding budgets, reserves, winst) against these
+deltas and the read side builds balances from the same deltas, so the two can never
+disagree about what an event means. A `Correction` moves exactly the negation of the
+event it reverses, booked in the correction's own year and effective date (that is
+the "correction route into the next open year" of a closed year).
+
+How each event lands on a budget line (allocated, income, spent, committed):
+- BudgetAllocated, BudgetRevised: allocated; FundsReallocated: allocated, out of one
+  line and into another.
+- IncomeBooked: income; ReserveWithdrawn: income of the receiving budget.
+- CostBooked, SubsidyPaid: spent; ReserveAdded from a budget: spent of that budget
+  (the dotatie leaves the budget).
+Reserves: ReserveEstablished's opening balance and ReserveAdded are `added`,
+ReserveWithdrawn is `withdrawn`, dated by effective date.
+Winst: WinstRealised is realised (per source), WinstReinvested reinvested (per destination).
+Outflow's avoided benefit is notional and moves nothing (domain.md, seed 004 L1856).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LineDelta:
+    """A change to one budget line: party's budget (and sub-budget) in one budget year."""
+
+    year: int
+    budget: str
+    sub_budget: str | None
+    allocated: int = 0
+    income: int = 0
+    spent: int = 0
+    committed: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.allocated + self.income - self.spent - self.committed
+
+    def negated(self) -> LineDelta:
+        return replace(
+            self,
+            allocated=-self.allocated,
+            income=-self.income,
+            spent=-self.spent,
+            committed=-self.committed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveDelta:
+    """A movement of a reserve on an effective date; `reflux` is the part of `added`
+    that flows back into a revolving reserve."""
+
+    reserve: str
+    date: str
+    added: int = 0
+    withdrawn: int = 0
+    reflux: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.added - self.withdrawn
+
+    def negated(self) -> ReserveDelta:
+        return replace(self, added=-self.added, withdrawn=-self.withdrawn, reflux=-self.reflux)
+
+
+@dataclass(frozen=True, slots=True)
+class WinstDelta:
+    """Winst realised from a source, or reinvested in a destination, in a budget year."""
+
+    year: int
+    source: str | None = None
+    destination: str | None = None
+    realised: int = 0
+    reinvested: int = 0
+
+    def negated(self) -> WinstDelta:
+        return replace(self, realised=-self.realised, reinvested=-self.reinvested)
+
+
+@dataclass(frozen=True, slots=True)
+class Effects:
+    lines: tuple[LineDelta, ...] = ()
+    reserves: tuple[ReserveDelta, ...] = ()
+    winst: tuple[WinstDelta, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.reserves or self.winst)
+
+
+NO_EFFECTS = Effects()
+
+
+def effects_of(entry: dict[str, Any], derived: dict[str, Any] | None = None) -> Effects:
+    """The deltas of one stored event. `derived` holds what the ledger resolved when
+    it accepted the event (a subsidy's budget, the entry a correction reverses)."""
+    data = entry["data"]
+    year = entry["year"]
+    kind = entry["type"]
+    amount = data.get("amountCents", 0)
+
+    def line(budget: str, sub: str | None, **amounts: int) -> LineDelta:
+        return LineDelta(year=year, budget=budget, sub_budget=sub, **amounts)
+
+    if kind in ("BudgetAllocated", "BudgetRevised"):
+        return Effects(lines=(line(data["budget"], data.get("subBudget"), allocated=amount),))
+    if kind == "IncomeBooked":
+        return Effects(lines=(line(data["budget"], data.get("subBudget"), income=amount),))
+    if kind == "FundsReallocated":
+        return Effects(
+            lines=(
+                line(data["fromBudget"], data.get("fromSubBudget"), allocated=-amount),
+                line(data["toBudget"], data.get("toSubBudget"), allocated=amount),
+            )
+        )
+    if kind == "CostBooked":
+        return Effects(lines=(line(data["budget"], data.get("subBudget"), spent=amount),))
+    if kind == "SubsidyPaid":
+        budget = (derived or {})["budget"]
+        return Effects(lines=(line(budget, None, spent=amount),))
+    date = entry["effectiveDate"]
+    if kind == "ReserveEstablished":
+        return Effects(reserves=(ReserveDelta(data["reserve"], date, added=data["openingBalanceCents"]),))
+    if kind == "ReserveAdded":
+        reserve = ReserveDelta(
+            data["reserve"], date, added=amount, reflux=amount if data.get("reflux") else 0
+        )
+        budget = data.get("budget")
+        lines = (line(budget, data.get("subBudget"), spent=amount),) if budget else ()
+        return Effects(lines=lines, reserves=(reserve,))
+    if kind == "ReserveWithdrawn":
+        return Effects(
+            lines=(line(data["budget"], data.get("subBudget"), income=amount),),
+            reserves=(ReserveDelta(data["reserve"], date, withdrawn=amount),),
+        )
+    if kind == "WinstRealised":
+        return Effects(winst=(WinstDelta(year, source=data["source"], realised=amount),))
+    if kind == "WinstReinvested":
+        return Effects(winst=(WinstDelta(year, destination=data["destination"], reinvested=amount),))
+    if kind == "Correction":
+        return reversal(entry, (derived or {})["original"])
+    return NO_EFFECTS
+
+
+def reversal(correction: dict[str, Any], original: dict[str, Any]) -> Effects:
+    """The exact negation of `original`'s effects, booked in the correction's year and date."""
+    moved = {**original, "year": correction["year"], "effectiveDate": correction["effectiveDate"]}
+    effects = effects_of(moved, original.get("derived"))
+    return Effects(
+        lines=tuple(d.negated() for d in effects.lines),
+        reserves=tuple(d.negated() for d in effects.reserves),
+        winst=tuple(d.negated() for d in effects.winst),
+    )

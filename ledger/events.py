@@ -1,0 +1,425 @@
+"""The typed events a client may post, validated strictly on the way in.
+
+An event is an envelope (id, type, party, effectiveDate, year, reference) around a
+typed `data` payload, one pydantic model per event type of api.md. Validation is
+strict on purpose: amounts are JSON integers in cents (a float or a string is an
+error, never coerced), dates are real calendar dates, codes are kebab-case. A valid
+event becomes an immutable `Event` whose `entry` is the canonical dict the ledger
+stores and hashes; an invalid one raises `InvalidEvent` listing every bad field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+MAX_CENTS = 10**15  # ten trillion euro: far beyond any budget, well inside int64
+
+# --- field types ---------------------------------------------------------------
+
+
+def _real_date(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not a real calendar date") from None
+    return value
+
+
+Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+PartyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9-]{2,40}$")]
+Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,64}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+IsoDate = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
+    AfterValidator(_real_date),
+    Field(json_schema_extra={"format": "date"}),
+]
+Cents = Annotated[StrictInt, Field(ge=-MAX_CENTS, le=MAX_CENTS)]
+PositiveCents = Annotated[StrictInt, Field(gt=0, le=MAX_CENTS)]
+NonNegativeCents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
+Number = StrictInt | StrictFloat  # weights, percentages, hours: never money
+Weight = Annotated[Number, Field(ge=0)]
+Percentage = Annotated[Number, Field(ge=0, le=100)]
+
+
+class EventData(BaseModel):
+    """Base of every payload: immutable, unknown fields refused (no silent typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- payloads, one per event type (api.md "Event data by type") -----------------
+
+
+class PartyRegistered(EventData):
+    name: Text
+    kind: Literal["gemeente", "organisation"]
+
+
+class OrganisationRegistered(EventData):
+    name: Text
+    members: list[PartyCode] = Field(min_length=1)
+    fundHolder: PartyCode | None = None
+
+    @model_validator(mode="after")
+    def _distinct_members(self) -> OrganisationRegistered:
+        if len(set(self.members)) != len(self.members):
+            raise ValueError("members must be distinct")
+        if self.fundHolder is not None and self.fundHolder not in self.members:
+            raise ValueError("fundHolder must be one of the members")
+        return self
+
+
+class MembershipChanged(EventData):
+    member: PartyCode
+    change: Literal["joined", "left"]
+
+
+class BudgetAllocated(EventData):
+    budget: Code
+    subBudget: Code | None = None
+    source: Code
+    amountCents: NonNegativeCents
+    status: Literal["voorlopig", "definitief"] = "definitief"
+
+
+class BudgetRevised(EventData):
+    budget: Code
+    subBudget: Code | None = None
+    amountCents: Cents
+
+
+class SteeringModeSet(EventData):
+    budget: Code
+    subBudget: Code | None = None
+    mode: Literal["richtinggevend", "kaderstellend", "integraal"]
+
+
+class IncomeBooked(EventData):
+    budget: Code
+    subBudget: Code | None = None
+    source: Code
+    amountCents: PositiveCents
+
+
+class FundsReallocated(EventData):
+    fromBudget: Code
+    fromSubBudget: Code | None = None
+    toBudget: Code
+    toSubBudget: Code | None = None
+    amountCents: PositiveCents
+
+    @model_validator(mode="after")
+    def _two_lines(self) -> FundsReallocated:
+        if (self.fromBudget, self.fromSubBudget) == (self.toBudget, self.toSubBudget):
+            raise ValueError("from and to are the same budget line")
+        return self
+
+
+class CostBooked(EventData):
+    budget: Code
+    subBudget: Code | None = None
+    category: Code
+    amountCents: PositiveCents
+
+
+class SubsidyGranted(EventData):
+    subsidyId: Ref
+    clientRef: Ref
+    instrument: Code
+    budget: Code = "inkomensdeel"
+    loonwaardePct: Percentage
+    wmlMonthlyCents: PositiveCents
+    partTimeFactor: Annotated[Number, Field(gt=0, le=1)] = 1
+    startDate: IsoDate
+    endDate: IsoDate | None = None
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> SubsidyGranted:
+        if self.endDate is not None and self.endDate < self.startDate:
+            raise ValueError("endDate is before startDate")
+        return self
+
+
+class LoonwaardeMeasured(EventData):
+    subsidyId: Ref
+    loonwaardePct: Percentage
+
+
+class SubsidyPaid(EventData):
+    subsidyId: Ref
+    amountCents: PositiveCents
+
+
+class SubsidyEnded(EventData):
+    subsidyId: Ref
+
+
+class PlacementStarted(EventData):
+    placementId: Ref
+    clientRef: Ref
+    kind: Literal[
+        "beschut-werk",
+        "banenafspraak",
+        "detachering",
+        "proefplaatsing",
+        "werkervaringsplaats",
+        "regulier",
+        "dagbesteding",
+    ]
+    hoursPerWeek: Annotated[Number, Field(gt=0, le=60)]
+    priorityGroup: Code | None = None
+
+
+class PlacementEnded(EventData):
+    placementId: Ref
+    reason: Text
+
+
+class OutflowRegistered(EventData):
+    clientRef: Ref
+    extent: Literal["volledig", "gedeeltelijk"]
+    reason: Text
+    avoidedBenefitCents: NonNegativeCents
+
+
+class ReserveEstablished(EventData):
+    reserve: Code
+    openingBalanceCents: NonNegativeCents
+    purpose: Text
+    revolving: StrictBool = False
+
+
+class ReserveAdded(EventData):
+    reserve: Code
+    budget: Code | None = None
+    subBudget: Code | None = None
+    amountCents: PositiveCents
+    reflux: StrictBool = False
+
+    @model_validator(mode="after")
+    def _sub_needs_budget(self) -> ReserveAdded:
+        if self.subBudget is not None and self.budget is None:
+            raise ValueError("subBudget given without budget")
+        return self
+
+
+class ReserveWithdrawn(EventData):
+    reserve: Code
+    budget: Code
+    subBudget: Code | None = None
+    amountCents: PositiveCents
+
+
+class WinstRealised(EventData):
+    source: Literal["loonvormende-arbeid", "ideel-besparing", "opdrachten"]
+    amountCents: PositiveCents
+    member: PartyCode | None = None
+
+
+class WinstReinvested(EventData):
+    destination: Code
+    amountCents: PositiveCents
+
+
+class AllocationKeySet(EventData):
+    basis: Literal["inwoners", "clienten", "wsw-se", "vast", "gebruik"]
+    weights: dict[PartyCode, Weight] = Field(min_length=1)
+    policy: Literal["solidariteit", "profijt"]
+
+
+class OrganisationResultDetermined(EventData):
+    unit: Code
+    amountCents: Cents
+    usage: dict[PartyCode, Weight] | None = None
+
+
+class OrganisationCostBooked(EventData):
+    unit: Code
+    amountCents: PositiveCents
+    usage: dict[PartyCode, Weight] | None = None
+
+
+class YearClosed(EventData):
+    pass
+
+
+class Correction(EventData):
+    corrects: uuid.UUID
+    reason: Text
+
+
+PAYLOADS: dict[str, type[EventData]] = {
+    cls.__name__: cls
+    for cls in (
+        PartyRegistered,
+        OrganisationRegistered,
+        MembershipChanged,
+        BudgetAllocated,
+        BudgetRevised,
+        SteeringModeSet,
+        IncomeBooked,
+        FundsReallocated,
+        CostBooked,
+        SubsidyGranted,
+        LoonwaardeMeasured,
+        SubsidyPaid,
+        SubsidyEnded,
+        PlacementStarted,
+        PlacementEnded,
+        OutflowRegistered,
+        ReserveEstablished,
+        ReserveAdded,
+        ReserveWithdrawn,
+        WinstRealised,
+        WinstReinvested,
+        AllocationKeySet,
+        OrganisationResultDetermined,
+        OrganisationCostBooked,
+        YearClosed,
+        Correction,
+    )
+}
+
+ADMIN_ONLY_TYPES = frozenset({"PartyRegistered", "OrganisationRegistered"})
+GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
+
+
+class Envelope(BaseModel):
+    """The fields every event shares; `data` is checked against its type's payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: uuid.UUID
+    type: Literal[tuple(PAYLOADS)]  # type: ignore[valid-type]
+    party: PartyCode
+    effectiveDate: IsoDate
+    year: Annotated[StrictInt, Field(ge=1900, le=2999)] | None = None
+    reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- the validated event ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidParam:
+    """One bad field, in the shape of the ADR problem extension `invalidParams`."""
+
+    name: str
+    code: str
+    reason: str
+
+    def as_dict(self, index: int | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "code": self.code, "reason": self.reason}
+        if index is not None:
+            out["index"] = index
+        return out
+
+
+class InvalidEvent(Exception):
+    """An event that does not match its schema; `params` names every bad field."""
+
+    def __init__(self, params: list[InvalidParam]):
+        super().__init__("; ".join(f"{p.name}: {p.reason}" for p in params))
+        self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A validated event. `entry` is its canonical form: defaults filled in,
+    `year` resolved, absent optionals left out, so equal content hashes equal."""
+
+    entry: dict[str, Any]
+    content_hash: str = field(compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.entry["id"]
+
+    @property
+    def type(self) -> str:
+        return self.entry["type"]
+
+    @property
+    def party(self) -> str:
+        return self.entry["party"]
+
+    @property
+    def year(self) -> int:
+        return self.entry["year"]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.entry["data"]
+
+
+def content_hash(entry: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON encoding (sorted keys, no whitespace)."""
+    return hashlib.sha256(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _params(error: ValidationError, prefix: str = "") -> list[InvalidParam]:
+    out = []
+    for err in error.errors(include_url=False, include_input=False):
+        path = ".".join(str(p) for p in err["loc"] if p != "function-after[_real_date(), str]")
+        name = f"{prefix}{path}" if path else prefix.rstrip(".") or "body"
+        out.append(InvalidParam(name=name, code=err["type"], reason=err["msg"]))
+    return out
+
+
+def parse_event(raw: Any) -> Event:
+    """Validate one raw JSON value as an event; raise `InvalidEvent` naming every bad field."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent([InvalidParam("body", "object_type", "an event must be a JSON object")])
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as e:
+        params = _params(e)
+        payload = PAYLOADS.get(raw.get("type")) if isinstance(raw.get("type"), str) else None
+        if payload is not None and isinstance(raw.get("data", {}), dict):
+            try:
+                payload.model_validate(raw.get("data", {}))
+            except ValidationError as de:
+                params += _params(de, "data.")
+        raise InvalidEvent(params) from None
+    try:
+        data = PAYLOADS[envelope.type].model_validate(envelope.data)
+    except ValidationError as e:
+        raise InvalidEvent(_params(e, "data.")) from None
+    if envelope.type == "PartyRegistered" and data.kind == "gemeente":  # type: ignore[attr-defined]
+        if not GEMEENTE_CODE.match(envelope.party):
+            raise InvalidEvent(
+                [InvalidParam("party", "gemeente_code", "a gemeente is its CBS code: GM and 4 digits")]
+            )
+    entry: dict[str, Any] = {
+        "id": str(envelope.id),
+        "type": envelope.type,
+        "party": envelope.party,
+        "effectiveDate": envelope.effectiveDate,
+        "year": envelope.year if envelope.year is not None else int(envelope.effectiveDate[:4]),
+        "data": data.model_dump(mode="json", exclude_none=True),
+    }
+    if envelope.reference is not None:
+        entry["reference"] = envelope.reference
+    return Event(entry=entry, content_hash=content_hash(entry))

@@ -1,0 +1,46 @@
+"""Keeping personal data out of the ledger: no value may look like a BSN.
+
+The ledger stores only pseudonymous client references. A BSN is nine digits that
+pass the elfproef (9*d1 + 8*d2 + ... + 2*d8 - 1*d9 divisible by 11, and not all
+zeros); any run of exactly nine digits in any text field that passes it is refused.
+Amounts are integers, not text, and are never inspected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+_NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
+_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+# Fields that are validated UUIDs: their hex digits are not personal data.
+_UUID_FIELDS = frozenset({"id", "data.corrects"})
+
+
+def passes_elfproef(digits: str) -> bool:
+    total = sum(w * int(d) for w, d in zip(_WEIGHTS, digits, strict=True))
+    return total % 11 == 0 and total != 0
+
+
+def looks_like_bsn(text: str) -> bool:
+    return any(passes_elfproef(m.group()) for m in _NINE_DIGITS.finditer(text))
+
+
+def bsn_like_fields(entry: dict[str, Any]) -> list[str]:
+    """The paths of every text field in `entry` holding a BSN-like value (never the value)."""
+    return [path for path, text in _texts(entry, "") if path not in _UUID_FIELDS and looks_like_bsn(text)]
+
+
+def _texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if path:  # keys of client maps (weights, usage) are party codes: text too
+                yield path, str(key)
+            yield from _texts(item, sub)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _texts(item, f"{path}[{i}]")

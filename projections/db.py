@@ -1,0 +1,108 @@
+"""Connections for the read side, on SQLite or PostgreSQL, with one SQL dialect.
+
+Queries are written once with `?` placeholders and standard SQL that both engines
+accept (including `INSERT ... ON CONFLICT ... DO UPDATE`); on PostgreSQL the
+placeholders become `%s`. A write transaction takes the database's write lock up
+front (`BEGIN IMMEDIATE` on SQLite; callers lock rows `FOR UPDATE` on PostgreSQL),
+so two projectors never interleave.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+
+class Cursor:
+    """The few cursor operations the read side needs, the same on both engines."""
+
+    def __init__(self, raw: Any, postgres: bool):
+        self._raw = raw
+        self._postgres = postgres
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self._postgres else sql
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        self._raw.execute(self._sql(sql), params)
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._raw.executemany(self._sql(sql), rows)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._raw.fetchall()]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self._raw.fetchone()
+        return None if row is None else tuple(row)
+
+
+class ReadDB:
+    """Read-model storage in the same database as the event store."""
+
+    def __init__(self, db_url: str):
+        self.url = db_url
+        self.postgres = not db_url.startswith("sqlite:///")
+        if self.postgres:
+            url = urlparse(db_url)
+            self._pool: ConnectionPool | None = ConnectionPool(
+                conninfo=psycopg.conninfo.make_conninfo(
+                    dbname=url.path.lstrip("/") or "postgres",
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or 5432,
+                    user=unquote(url.username or "postgres"),
+                    password=unquote(url.password or "") or None,
+                    connect_timeout=5,
+                ),
+                min_size=1,
+                max_size=8,
+                open=True,
+                timeout=10,
+            )
+        else:
+            self._pool = None
+            self._path = unquote(db_url[len("sqlite:///") :])
+            self._local = threading.local()
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Cursor]:
+        """One transaction; committed if the block succeeds, rolled back otherwise."""
+        if self._pool is not None:
+            with self._pool.connection() as conn, conn.transaction():
+                yield Cursor(conn.cursor(), postgres=True)
+            return
+        conn = self._sqlite()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield Cursor(conn.cursor(), postgres=False)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        else:
+            conn = getattr(self._local, "conn", None)
+            if conn is not None:
+                conn.close()
+                self._local.conn = None
