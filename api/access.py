@@ -50,15 +50,22 @@ def check_read(principal: Principal, db: ReadDB, party: str | None) -> set[str] 
     return {party}
 
 
+WRITERS = frozenset({"admin", "gemeente", "organisation"})
+
+
+def check_may_post(principal: Principal) -> None:
+    """Roles that never write are refused before their body is read."""
+    if principal.role not in WRITERS:
+        raise forbidden(f"a {principal.role} token may not post events")
+
+
 def refused_posts(principal: Principal, events: list[Event]) -> list[dict[str, object]]:
     """Each event this principal may not post, by index and why."""
     out: list[dict[str, object]] = []
     for i, e in enumerate(events):
         if principal.role == "admin":
             continue
-        if principal.role not in ("gemeente", "organisation"):
-            reason = f"a {principal.role} token may not post events"
-        elif e.type in ADMIN_ONLY_TYPES:
+        if e.type in ADMIN_ONLY_TYPES:
             reason = f"only an admin may post {e.type}"
         elif e.party != principal.party:
             reason = f"this token posts for {principal.party} only, not {e.party}"

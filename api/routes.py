@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from api import state
-from api.access import authenticate, check_read, refused_posts
+from api.access import authenticate, check_may_post, check_read, refused_posts
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
 from api.render import csv_response, int_param, json_response, page_of, wants_csv
 from api.tokens import Principal
@@ -120,6 +120,7 @@ def _parse_batch(body: Any, max_batch: int) -> tuple[list[Event], bool]:
 @routes.post("/v1/events")
 async def post_events(request: web.Request) -> web.Response:
     principal = await principal_of(request)
+    check_may_post(principal)
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError as e:
