@@ -188,7 +188,7 @@ class Ledger(Application[UUID]):
         for (i, _), (e, at), recording in zip(fresh, stamped, recordings, strict=True):
             results[i] = Accepted(e.id, recording.notification.id, at)
         for book in batch.snapshots_due():
-            self.take_snapshot(book.id, version=book.version)
+            self._snapshot(book)
         return PostResult([r for r in results if r is not None], created=True)
 
     def _decide(self, event: Event, posted_by: str, batch: _Batch) -> list[Any]:
@@ -220,6 +220,12 @@ class Ledger(Application[UUID]):
             return self.repository.get(Book.create_id(party), deepcopy_from_cache=False)
         except AggregateNotFoundError:
             return None
+
+    def _snapshot(self, book: Book) -> None:
+        """Snapshot the stored book as it is in memory (the library's `take_snapshot`
+        would reload it from the store first)."""
+        snapshot_class = getattr(type(book), "Snapshot", type(self).snapshot_class)
+        self.snapshots.put([snapshot_class.take(book)])  # type: ignore[union-attr]
 
     def _evict(self, parties: Iterable[str]) -> None:
         """Drop books a refused or conflicting batch may have advanced in the cache;
