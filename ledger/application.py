@@ -139,6 +139,8 @@ class Ledger(Application[UUID]):
 
     def post(self, events: Sequence[Event], posted_by: str) -> PostResult:
         """Store every event of the batch, or none: raise `BatchRefused` or `IdReused`."""
+        if len({e.id for e in events}) != len(events):
+            raise ValueError("an id occurs twice in one batch")
         with self._write_lock:
             for attempt in range(_CONFLICT_RETRIES):
                 batch = _Batch(self)
