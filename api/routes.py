@@ -36,6 +36,12 @@ async def principal_of(request: web.Request) -> Principal:
     return await run(authenticate, request, request.app[state.TOKENS])
 
 
+async def read_scope(request: web.Request) -> set[str] | None:
+    """Authenticate, then the parties this read covers (`?party=` if allowed, else all readable)."""
+    principal = await principal_of(request)
+    return await run(check_read, principal, request.app[state.DB], party_param(request))
+
+
 def as_of_param(request: web.Request) -> str | None:
     raw = request.query.get("asOf")
     if raw is None:
@@ -167,9 +173,8 @@ async def post_events(request: web.Request) -> web.Response:
 
 @routes.get("/v1/events")
 async def list_events(request: web.Request) -> web.StreamResponse:
-    principal = await principal_of(request)
     db = request.app[state.DB]
-    parties = await run(check_read, principal, db, party_param(request))
+    parties = await read_scope(request)
     after = int_param(request, "after", 0, 0, 2**62) or 0
     as_of = as_of_param(request)
     if NDJSON in request.headers.get("Accept", ""):
@@ -216,9 +221,8 @@ async def get_event(request: web.Request) -> web.Response:
 
 @routes.get("/v1/balances")
 async def balances(request: web.Request) -> web.Response:
-    principal = await principal_of(request)
     db = request.app[state.DB]
-    parties = await run(check_read, principal, db, party_param(request))
+    parties = await read_scope(request)
     year = int_param(request, "year", None, 1900, 2999)
     budget = request.query.get("budget")
     rows = await run(queries.balances, db, parties=parties, year=year, budget=budget, as_of=as_of_param(request))
@@ -227,9 +231,8 @@ async def balances(request: web.Request) -> web.Response:
 
 @routes.get("/v1/reserves")
 async def reserves(request: web.Request) -> web.Response:
-    principal = await principal_of(request)
     db = request.app[state.DB]
-    parties = await run(check_read, principal, db, party_param(request))
+    parties = await read_scope(request)
     year = int_param(request, "year", None, 1900, 2999)
     rows = await run(queries.reserves, db, parties=parties, year=year, as_of=as_of_param(request))
     return page_of(request, rows, "reserves")
