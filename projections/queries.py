@@ -170,7 +170,3 @@ def readable_parties(db: ReadDB, party: str) -> set[str]:
         rows = cur.execute("SELECT DISTINCT organisation FROM memberships WHERE member = ?", (party,)).fetchall()
     return {party, *(org for (org,) in rows)}
 
-
-def party_exists(db: ReadDB, code: str) -> bool:
-    with db.transaction() as cur:
-        return cur.execute("SELECT 1 FROM parties WHERE code = ?", (code,)).fetchone() is not None
