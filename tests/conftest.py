@@ -97,6 +97,20 @@ def event(kind: str, data: dict[str, Any], party: str = "GM0439", date: str = "2
     return {"id": str(uuid.uuid4()), "type": kind, "party": party, "effectiveDate": date, "data": data, **extra}
 
 
+@pytest.fixture
+async def gemeente(api: Api) -> str:
+    """A token of Purmerend (GM0439), registered by the admin, with nothing posted yet."""
+    await register(api, api.token("admin"), "GM0439")
+    return api.token("gemeente", "GM0439")
+
+
+def assert_problem(status: int, content_type: str, body: dict[str, Any], expected: int) -> None:
+    """An RFC 9457 problem as api.md and the ADR rules ask: problem+json with status, title, detail."""
+    assert status == expected, body
+    assert content_type.startswith("application/problem+json")
+    assert body["status"] == expected and body["title"] and body["detail"]
+
+
 async def register(api: Api, admin: str, *codes: str) -> None:
     """Register gemeenten by CBS code, as an admin does before they post."""
     status, body = await api.post(

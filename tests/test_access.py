@@ -13,7 +13,7 @@ import pytest
 from aiohttp import ClientResponse
 
 from ledger.events import PAYLOADS
-from tests.conftest import Api, event, register
+from tests.conftest import Api, assert_problem, event, register
 
 ORG = "WERKBEDRIJF-WATERLAND"
 MEMBER, OTHER_MEMBER, OUTSIDER = "GM0439", "GM0363", "GM0405"
@@ -56,10 +56,8 @@ async def call(api: Api, method: str, path: str, token: str | None = None, **kw:
     return r, await r.json(content_type=None)
 
 
-def assert_problem(r: ClientResponse, body: dict[str, Any], status: int) -> None:
-    assert r.status == status, body
-    assert r.headers["Content-Type"].startswith("application/problem+json")
-    assert body["status"] == status and body["title"] and body["detail"]
+def problem(r: ClientResponse, body: dict[str, Any], status: int) -> None:
+    assert_problem(r.status, r.headers["Content-Type"], body, status)
 
 
 async def an_event_of(api: Api, party: str) -> str:
@@ -87,7 +85,7 @@ async def test_no_or_an_unknown_token_is_a_401(world: Api, route: str, token: st
     method, path = route.split()
     kw = {"json": allocation(MEMBER)} if method == "POST" else {}
     r, body = await call(world, method, path.format(id=await an_event_of(world, MEMBER)), token, **kw)
-    assert_problem(r, body, 401)
+    problem(r, body, 401)
     assert r.headers["WWW-Authenticate"].lower().startswith("bearer")
 
 
@@ -96,9 +94,9 @@ async def test_a_revoked_token_is_a_401(world: Api) -> None:
     assert (await world.get(secret, "/v1/balances", party=MEMBER))[0] == 200
     assert world.tokens.revoke(token_id)
     r, body = await call(world, "GET", "/v1/balances", secret, params={"party": MEMBER})
-    assert_problem(r, body, 401)
+    problem(r, body, 401)
     r, body = await call(world, "POST", "/v1/events", secret, json=allocation(MEMBER))
-    assert_problem(r, body, 401)
+    problem(r, body, 401)
 
 
 @pytest.mark.parametrize("path", ["/v1/openapi.json", "/healthz", "/readyz"])
@@ -136,7 +134,7 @@ async def test_every_response_carries_api_version_and_errors_are_problems(api: A
         assert r.status == status, body
         assert r.headers["API-Version"]
         if status >= 400:
-            assert_problem(r, body, status)
+            problem(r, body, status)
 
 
 # --- roles: posting -------------------------------------------------------------------------
@@ -147,21 +145,21 @@ async def test_a_gemeente_posts_for_its_own_party_only(world: Api) -> None:
     assert (await world.post(token, allocation(MEMBER)))[0] == 201
     for refused in (allocation(OUTSIDER), registration_of(MEMBER)):
         r, body = await call(world, "POST", "/v1/events", token, json=refused)
-        assert_problem(r, body, 403)
+        problem(r, body, 403)
 
 
 @pytest.mark.parametrize("role", ["controller", "auditor"])
 async def test_readers_never_post(world: Api, role: str) -> None:
     token = world.token(role, MEMBER if role == "controller" else None)
     r, body = await call(world, "POST", "/v1/events", token, json=allocation(MEMBER))
-    assert_problem(r, body, 403)
+    problem(r, body, 403)
 
 
 async def test_an_organisation_posts_for_its_organisation_only(world: Api) -> None:
     token = world.token("organisation", ORG)
     assert (await world.post(token, allocation(ORG)))[0] == 201
     r, body = await call(world, "POST", "/v1/events", token, json=allocation(MEMBER))
-    assert_problem(r, body, 403)
+    problem(r, body, 403)
 
 
 async def test_a_refused_batch_lists_the_refused_indexes_and_stores_nothing(world: Api) -> None:
@@ -169,7 +167,7 @@ async def test_a_refused_batch_lists_the_refused_indexes_and_stores_nothing(worl
     own = allocation(MEMBER)
     batch = [own, allocation(OUTSIDER), registration_of(MEMBER)]
     r, body = await call(world, "POST", "/v1/events", token, json={"events": batch})
-    assert_problem(r, body, 403)
+    problem(r, body, 403)
     assert [e["index"] for e in body["errors"]] == [1, 2]
     assert (await world.get(token, f"/v1/events/{own['id']}"))[0] == 404
 
@@ -185,7 +183,7 @@ async def test_a_controller_reads_its_own_party_but_no_other(world: Api, path: s
         r, body = await call(world, "GET", path.format(id=event_id), token, params={"party": party})
         assert r.status == status, body
         if status == 403:
-            assert_problem(r, body, 403)
+            problem(r, body, 403)
 
 
 @pytest.mark.parametrize("path", ["/v1/events", "/v1/balances", "/v1/reserves"])
@@ -201,7 +199,7 @@ async def test_a_member_gemeente_reads_its_organisation_and_an_outsider_does_not
     status, body = await world.get(member, "/v1/balances", party=ORG)
     assert status == 200 and {row["party"] for row in body["results"]} == {ORG}
     r, body = await call(world, "GET", "/v1/balances", world.token("gemeente", OUTSIDER), params={"party": ORG})
-    assert_problem(r, body, 403)
+    problem(r, body, 403)
 
 
 @pytest.mark.parametrize("path", ["/v1/events", "/v1/balances", "/v1/reserves"])

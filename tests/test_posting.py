@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import Api, event, register
+from tests.conftest import Api, assert_problem, event, register
 
 PARTY = "GM0439"
 DROP = object()  # a value that removes its key in `changed`
@@ -49,12 +49,6 @@ async def accepted(api: Api, token: str, body: Any) -> dict[str, Any]:
     return answer
 
 
-async def gemeente(api: Api) -> str:
-    """A ledger with PARTY registered; its gemeente token."""
-    await register(api, api.token("admin"), PARTY)
-    return api.token("gemeente", PARTY)
-
-
 async def post_raw(api: Api, token: str, body: bytes) -> tuple[int, str, Any]:
     """POST bytes as they are; the status, the Content-Type and the parsed body."""
     r = await api.client.post(
@@ -66,9 +60,7 @@ async def post_raw(api: Api, token: str, body: bytes) -> tuple[int, str, Any]:
 async def refused(api: Api, token: str, body: Any, status: int = 400) -> dict[str, Any]:
     """Post `body` (bytes are sent as they are), expect a problem document with `status`; return it."""
     code, content_type, problem = await post_raw(api, token, body if isinstance(body, bytes) else orjson.dumps(body))
-    assert code == status, problem
-    assert content_type.startswith("application/problem+json")
-    assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert_problem(code, content_type, problem, status)
     return problem
 
 
@@ -128,8 +120,8 @@ async def test_a_body_that_is_no_event_is_a_400(api: Api, raw: bytes, field: str
     assert field in bad_names(problem)
 
 
-async def test_a_batch_lists_every_bad_event_by_index_and_stores_none(api: Api) -> None:
-    token = await gemeente(api)
+async def test_a_batch_lists_every_bad_event_by_index_and_stores_none(api: Api, gemeente: str) -> None:
+    token = gemeente
     before = await stored_count(api)
     events = [allocation(), allocation(amountCents=12.5), allocation(), allocation(amountCents=DROP), allocation()]
     problem = await refused(api, token, batch(*events))
@@ -138,8 +130,8 @@ async def test_a_batch_lists_every_bad_event_by_index_and_stores_none(api: Api) 
     assert await stored_count(api) == before
 
 
-async def test_a_good_event_beside_an_unknown_type_is_not_stored(api: Api) -> None:
-    token = await gemeente(api)
+async def test_a_good_event_beside_an_unknown_type_is_not_stored(api: Api, gemeente: str) -> None:
+    token = gemeente
     good = allocation()
     problem = await refused(api, token, batch(good, changed(allocation(), type="Nonsense")))
     assert [(p["index"], p["name"]) for p in problem["invalidParams"]] == [(1, "events[1].type")]
@@ -161,16 +153,16 @@ def assert_accepted(body: dict[str, Any], *sent: dict[str, Any]) -> list[dict[st
     return results
 
 
-async def test_a_single_event_answers_201_with_position_and_recorded_at(api: Api) -> None:
-    token = await gemeente(api)
+async def test_a_single_event_answers_201_with_position_and_recorded_at(api: Api, gemeente: str) -> None:
+    token = gemeente
     sent = allocation()
     body = await accepted(api, token, sent)
     (result,) = assert_accepted(body, sent)
     assert result["position"] > 0
 
 
-async def test_a_batch_answers_201_with_positions_in_batch_order(api: Api) -> None:
-    token = await gemeente(api)
+async def test_a_batch_answers_201_with_positions_in_batch_order(api: Api, gemeente: str) -> None:
+    token = gemeente
     sent = [allocation(), allocation(budget="inkomensdeel"), cost(500), cost(700)]
     body = await accepted(api, token, batch(*sent))
     positions = [r["position"] for r in assert_accepted(body, *sent)]
@@ -184,24 +176,24 @@ async def test_a_batch_answers_201_with_positions_in_batch_order(api: Api) -> No
     "sent",
     [pytest.param(allocation(), id="event"), pytest.param(batch(allocation(), cost(100), cost(200)), id="batch")],
 )
-async def test_a_retry_answers_200_with_the_original_body_and_stores_nothing(api: Api, sent: dict[str, Any]) -> None:
-    token = await gemeente(api)
+async def test_a_retry_answers_200_with_the_original_body_and_stores_nothing(api: Api, gemeente: str, sent: dict[str, Any]) -> None:
+    token = gemeente
     first = await accepted(api, token, sent)
     count = await stored_count(api)
     assert await api.post(token, sent) == (200, first)
     assert await stored_count(api) == count
 
 
-async def test_year_omitted_is_the_same_content_as_the_year_of_the_date(api: Api) -> None:
-    token = await gemeente(api)
+async def test_year_omitted_is_the_same_content_as_the_year_of_the_date(api: Api, gemeente: str) -> None:
+    token = gemeente
     sent = allocation()
     assert "year" not in sent
     first = await accepted(api, token, sent)
     assert await api.post(token, {**sent, "year": 2015}) == (200, first)
 
 
-async def test_the_same_id_with_other_content_is_a_409_by_index(api: Api) -> None:
-    token = await gemeente(api)
+async def test_the_same_id_with_other_content_is_a_409_by_index(api: Api, gemeente: str) -> None:
+    token = gemeente
     sent = allocation()
     await accepted(api, token, sent)
     count = await stored_count(api)
@@ -211,8 +203,8 @@ async def test_the_same_id_with_other_content_is_a_409_by_index(api: Api) -> Non
     assert await stored_count(api) == count
 
 
-async def test_a_batch_of_an_old_and_a_new_event_stores_only_the_new_one(api: Api) -> None:
-    token = await gemeente(api)
+async def test_a_batch_of_an_old_and_a_new_event_stores_only_the_new_one(api: Api, gemeente: str) -> None:
+    token = gemeente
     old = allocation()
     first = await accepted(api, token, old)
     count = await stored_count(api)
@@ -224,8 +216,8 @@ async def test_a_batch_of_an_old_and_a_new_event_stores_only_the_new_one(api: Ap
     assert await stored_count(api) == count + 1
 
 
-async def test_a_duplicate_id_within_one_batch_is_a_400(api: Api) -> None:
-    token = await gemeente(api)
+async def test_a_duplicate_id_within_one_batch_is_a_400(api: Api, gemeente: str) -> None:
+    token = gemeente
     first = allocation()
     problem = await refused(api, token, batch(first, cost(100) | {"id": first["id"]}))
     assert [(p["index"], p["name"]) for p in problem["invalidParams"]] == [(1, "events[1].id")]
@@ -235,8 +227,8 @@ async def test_a_duplicate_id_within_one_batch_is_a_400(api: Api) -> None:
 # --- corrections and the immutable log ---------------------------------------------------------
 
 
-async def test_a_correction_reverses_a_cost_exactly_and_keeps_it_in_the_log(api: Api) -> None:
-    token = await gemeente(api)
+async def test_a_correction_reverses_a_cost_exactly_and_keeps_it_in_the_log(api: Api, gemeente: str) -> None:
+    token = gemeente
     await accepted(api, token, allocation())
     before = await balance(api, token)
     booked = cost(123_456)

@@ -7,14 +7,14 @@ import io
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 
-from tests.conftest import Api, event, register
+from tests.conftest import Api, event
 
 
-async def _ledger_with_lines(api: Api) -> str:
-    admin = api.token("admin")
-    await register(api, admin, "GM0439")
-    gemeente = api.token("gemeente", "GM0439")
+@pytest.fixture
+async def token(api: Api, gemeente: str) -> str:
+    """Purmerend's token, with two budgets of two sub-budget lines each allocated in 2015."""
     batch = [
         event("BudgetAllocated", {"budget": b, "subBudget": s, "source": "rijk", "amountCents": 1000})
         for b in ("participatiebudget", "inkomensdeel")
@@ -24,8 +24,7 @@ async def _ledger_with_lines(api: Api) -> str:
     return gemeente
 
 
-async def test_balances_have_total_rows_and_pages(api: Api) -> None:
-    token = await _ledger_with_lines(api)
+async def test_balances_have_total_rows_and_pages(api: Api, token: str) -> None:
     status, body = await api.get(token, "/v1/balances", party="GM0439", year=2015)
     assert status == 200
     assert body["count"] == 6  # two budgets: a total row and two sub-budget rows each
@@ -41,8 +40,7 @@ async def test_balances_have_total_rows_and_pages(api: Api) -> None:
     assert seen == body["results"]
 
 
-async def test_every_list_answers_csv_with_the_same_rows(api: Api) -> None:
-    token = await _ledger_with_lines(api)
+async def test_every_list_answers_csv_with_the_same_rows(api: Api, token: str) -> None:
     _, json_body = await api.get(token, "/v1/balances", party="GM0439")
     r = await api.client.get(
         "/v1/balances", params={"party": "GM0439"}, headers={"Authorization": f"Bearer {token}", "Accept": "text/csv"}
@@ -55,8 +53,7 @@ async def test_every_list_answers_csv_with_the_same_rows(api: Api) -> None:
         assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
 
 
-async def test_the_log_streams_as_ndjson_in_order(api: Api) -> None:
-    token = await _ledger_with_lines(api)
+async def test_the_log_streams_as_ndjson_in_order(api: Api, token: str) -> None:
     r = await api.client.get(
         "/v1/events", headers={"Authorization": f"Bearer {token}", "Accept": "application/x-ndjson"}
     )
@@ -69,8 +66,7 @@ async def test_the_log_streams_as_ndjson_in_order(api: Api) -> None:
     assert body["count"] == 5 and body["next"] is not None
 
 
-async def test_as_of_answers_what_was_known_before_a_correction(api: Api) -> None:
-    token = await _ledger_with_lines(api)
+async def test_as_of_answers_what_was_known_before_a_correction(api: Api, token: str) -> None:
     cost = event("CostBooked", {"budget": "inkomensdeel", "subBudget": "wsw", "category": "uitkering", "amountCents": 300})
     assert (await api.post(token, cost))[0] == 201
     before = datetime.now(UTC).isoformat()
@@ -89,8 +85,7 @@ async def test_as_of_answers_what_was_known_before_a_correction(api: Api) -> Non
     assert log["count"] == 6
 
 
-async def test_bad_query_parameters_are_400(api: Api) -> None:
-    token = await _ledger_with_lines(api)
+async def test_bad_query_parameters_are_400(api: Api, token: str) -> None:
     for params in ({"year": "twintig"}, {"asOf": "gisteren"}, {"asOf": "2017-03-01T00:00:00"}, {"pageSize": "0"},
                    {"party": "gm0439"}):
         status, body = await api.get(token, "/v1/balances", **params)

@@ -16,17 +16,10 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import Api, event, register
+from tests.conftest import Api, assert_problem, event, register
 
 PARTY = "GM0439"
 DATE = "2015-06-30"
-
-
-@pytest.fixture
-async def gemeente(api: Api) -> str:
-    """A token of Purmerend, registered by the admin and with nothing posted yet."""
-    await register(api, api.token("admin"), PARTY)
-    return api.token("gemeente", PARTY)
 
 
 # --- events, as a client builds them --------------------------------------------------
@@ -136,9 +129,7 @@ async def refusal(api: Api, token: str, events: dict[str, Any] | list[dict[str, 
     body_sent = {"events": events} if isinstance(events, list) else events
     r = await api.client.post("/v1/events", json=body_sent, headers={"Authorization": f"Bearer {token}"})
     body = await r.json(content_type=None)
-    assert r.status == 422, body
-    assert r.headers["Content-Type"].startswith("application/problem+json")
-    assert body["status"] == 422 and body["title"] and body["detail"]
+    assert_problem(r.status, r.headers["Content-Type"], body, 422)
     assert body["errors"], body
     for error in body["errors"]:
         assert error["type"].endswith(":" + error["rule"]) and error["detail"], error
