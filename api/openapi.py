@@ -214,7 +214,123 @@ def _schemas() -> dict[str, Any]:
         },
     }
     schemas["Health"] = {"type": "object", "properties": {"status": {"type": "string"}}}
+    schemas.update(_organisation_schemas())
     return schemas
+
+
+def _object(required: list[str], properties: dict[str, Any], description: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "required": required, "properties": properties}
+    if description:
+        out["description"] = description
+    return out
+
+
+_SHARES = {
+    "type": ["array", "null"],
+    "items": _object(
+        ["party", "weight", "amountCents"],
+        {
+            "party": {"type": "string"},
+            "weight": {"type": "number", "description": "The key's weight, pro-rated by days of membership"},
+            "amountCents": _cents("This member's share"),
+        },
+    ),
+}
+_CENTS_BY_CODE = {"type": "object", "additionalProperties": {"type": "integer"}}
+
+
+def _organisation_schemas() -> dict[str, Any]:
+    """Cost split, winst, KPIs and the journal."""
+    policy = {"type": "string", "enum": ["solidariteit", "profijt"]}
+    return {
+        "CostSplit": _object(
+            ["organisation", "year", "policy", "totalCents", "shares"],
+            {
+                "organisation": {"type": "string"},
+                "year": {"type": "integer"},
+                "policy": policy,
+                "basis": {"type": ["string", "null"], "description": "The key's basis (inwoners, clienten, ...)"},
+                "keyYear": {"type": ["integer", "null"], "description": "The year the key in force was set for"},
+                "totalCents": _cents("Net charge to the members: costs plus deficits minus surpluses"),
+                "shares": {**_SHARES, "type": "array", "description": "Shares that add up exactly to totalCents"},
+                "units": {"type": "array", "items": _object(["unit", "totalCents"], {
+                    "unit": {"type": "string"}, "totalCents": _cents("The unit's net charge")})},
+            },
+        ),
+        "Winst": _object(
+            ["realisedCents", "reinvestedCents", "unappropriatedCents", "bySource", "byDestination"],
+            {
+                "party": {"type": "string"},
+                "year": {"type": ["integer", "null"]},
+                "realisedCents": _cents("Realised in the year"),
+                "reinvestedCents": _cents("Reinvested in the year"),
+                "carriedOverCents": _cents("Left unappropriated from earlier years"),
+                "unappropriatedCents": _cents("carriedOver + realised - reinvested"),
+                "bySource": {**_CENTS_BY_CODE, "description": "Realised per source"},
+                "byDestination": {**_CENTS_BY_CODE, "description": "Reinvested per destination"},
+                "policy": {**policy, "description": "Organisations: who benefits from the winst"},
+                "byMember": {**_SHARES, "description": "Organisations: the realised winst per member under the policy"},
+            },
+        ),
+        "Kpis": _object(
+            ["party", "year", "placements", "banenafspraakJobs", "beschutWerk", "outflow", "subsidies"],
+            {
+                "party": {"type": "string"},
+                "year": {"type": "integer"},
+                "placements": {"type": "array", "items": _object(
+                    ["kind", "started", "ended", "active"],
+                    {
+                        "kind": {"type": "string"},
+                        "started": {"type": "integer"},
+                        "ended": {"type": "integer"},
+                        "active": {"type": "integer", "description": "Placed on 31 December"},
+                        "activeHoursPerWeek": {"type": "number"},
+                        "target": {"type": ["number", "null"]},
+                        "binding": {"type": "boolean", "description": "The target is a cap"},
+                    },
+                )},
+                "banenafspraakJobs": {"type": "number", "description": "Active banenafspraak hours per week / 25"},
+                "beschutWerk": _object([], {
+                    "places": {"type": "integer"}, "cap": {"type": ["number", "null"]}, "target": {"type": ["number", "null"]}}),
+                "outflow": _object([], {
+                    "volledig": {"type": "integer"}, "gedeeltelijk": {"type": "integer"},
+                    "avoidedBenefitCents": _cents("Notional: never part of a balance")}),
+                "subsidies": _object([], {
+                    "active": {"type": "integer"}, "committedCents": _cents("Open commitments in the year")}),
+            },
+        ),
+        "TrialBalance": _object(
+            ["debitCents", "creditCents"],
+            {
+                "position": {"type": "integer", "description": "The last log position included"},
+                "debitCents": _cents("All debits"),
+                "creditCents": _cents("All credits (always equal to the debits)"),
+                "accounts": {"type": "array", "items": _ref("AccountBalance")},
+            },
+        ),
+        "AccountBalance": _object(
+            ["party", "account", "debitCents", "creditCents", "balanceCents"],
+            {
+                "party": {"type": "string"},
+                "account": {"type": "string"},
+                "debitCents": _cents("Debits"),
+                "creditCents": _cents("Credits"),
+                "balanceCents": _cents("Debits minus credits"),
+            },
+        ),
+        "Posting": _object(
+            ["position", "party", "year", "account", "debitCents", "creditCents", "recordedAt"],
+            {
+                "position": {"type": "integer"},
+                "party": {"type": "string"},
+                "year": {"type": "integer"},
+                "account": {"type": "string"},
+                "debitCents": _cents("Debit"),
+                "creditCents": _cents("Credit"),
+                "recordedAt": {"type": "string", "format": "date-time"},
+            },
+        ),
+    }
 
 
 def _paths() -> dict[str, Any]:
@@ -299,6 +415,47 @@ def _paths() -> dict[str, Any]:
                 "responses": {**_ok("Reserves", _page_of("Reserve"), csv=True), **_errors("400", "401", "403")},
             }
         },
+        **_organisation_paths(secured),
+    }
+
+
+_POLICY = _query("policy", "solidariteit or profijt (default: the policy of the year's key)",
+                 {"type": "string", "enum": ["solidariteit", "profijt"]})
+
+
+def _read(operation: str, tag: str, summary: str, parameters: list[dict[str, Any]], ok: dict[str, Any],
+          secured: list[dict[str, Any]], errors: tuple[str, ...] = ("400", "401", "403")) -> dict[str, Any]:
+    return {"get": {"operationId": operation, "tags": [tag], "summary": summary, "security": secured,
+                    "parameters": parameters, "responses": {**ok, **_errors(*errors)}}}
+
+
+def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
+    required_year = {**_YEAR, "required": True}
+    return {
+        "/v1/organisations/{code}/cost-split": _read(
+            "getCostSplit", "organisations",
+            "An organisation's net charge for a year, split among its members (shares add up exactly)",
+            [{"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"}},
+             required_year, _POLICY, _AS_OF],
+            _ok("The split", _ref("CostSplit"), csv=True), secured, ("400", "401", "403", "404"),
+        ),
+        "/v1/winst": _read(
+            "getWinst", "winst", "Winst realised, reinvested and unappropriated (the solidarity principle)",
+            [_PARTY, _YEAR, _POLICY, _AS_OF], _ok("Winst", _ref("Winst")), secured,
+        ),
+        "/v1/kpis": _read(
+            "getKpis", "kpis", "Placements against targets, banenafspraak jobs, outflow, open commitments",
+            [_PARTY, required_year, _AS_OF], _ok("KPIs", _ref("Kpis"), csv=True), secured,
+        ),
+        "/v1/trial-balance": _read(
+            "getTrialBalance", "journal", "Debits and credits of the journal (per account for one party)",
+            [_PARTY, _query("position", "Only events up to this log position", {"type": "integer", "minimum": 0}), _AS_OF],
+            _ok("The trial balance", _ref("TrialBalance"), csv=True), secured,
+        ),
+        "/v1/journal": _read(
+            "listPostings", "journal", "A party's double-entry postings in log order",
+            [_PARTY, _YEAR, _AS_OF, _PAGE, _PAGE_SIZE], _ok("Postings", _page_of("Posting"), csv=True), secured,
+        ),
     }
 
 
@@ -313,7 +470,7 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
             "contact": contact,
         },
         "servers": [{"url": "http://127.0.0.1:8080", "description": "Local (make run)"}],
-        "tags": [{"name": n} for n in ("service", "events", "balances", "reserves")],
+        "tags": [{"name": n} for n in ("service", "events", "balances", "reserves", "organisations", "winst", "kpis", "journal")],
         "security": [{"bearerAuth": []}],
         "paths": _paths(),
         "components": {

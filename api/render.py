@@ -59,23 +59,33 @@ def int_param(request: web.Request, name: str, default: int | None, low: int, hi
     return value
 
 
-def page_of(request: web.Request, rows: list[dict[str, Any]], filename: str) -> web.Response:
-    """One page of `rows` (?page=, ?pageSize=), or every row as CSV."""
-    if wants_csv(request):
-        return csv_response(rows, filename)
+def page_params(request: web.Request) -> tuple[int, int]:
+    """?page= (from 1) and ?pageSize=."""
     page = int_param(request, "page", 1, 1, 10**9) or 1
     size = int_param(request, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE) or DEFAULT_PAGE_SIZE
-    start = (page - 1) * size
-    results = rows[start : start + size]
+    return page, size
+
+
+def paged(request: web.Request, results: list[dict[str, Any]], count: int, page: int, size: int) -> web.Response:
+    """The ADR list shape: {count, next, previous, results}."""
 
     def link(n: int) -> str:
         return str(request.url.update_query(page=n, pageSize=size))
 
     return json_response(
         {
-            "count": len(rows),
-            "next": link(page + 1) if start + size < len(rows) else None,
+            "count": count,
+            "next": link(page + 1) if page * size < count else None,
             "previous": link(page - 1) if page > 1 else None,
             "results": results,
         }
     )
+
+
+def page_of(request: web.Request, rows: list[dict[str, Any]], filename: str) -> web.Response:
+    """One page of `rows` (?page=, ?pageSize=), or every row as CSV."""
+    if wants_csv(request):
+        return csv_response(rows, filename)
+    page, size = page_params(request)
+    start = (page - 1) * size
+    return paged(request, rows[start : start + size], len(rows), page, size)

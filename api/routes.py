@@ -15,9 +15,10 @@ from aiohttp import web
 from api import state
 from api.access import authenticate, check_may_post, check_read, refused_posts
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
-from api.render import csv_response, int_param, json_response, page_of, wants_csv
+from api.render import csv_response, int_param, json_response, page_of, page_params, paged, wants_csv
 from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
+from ledger import split
 from ledger.events import Event, InvalidEvent, InvalidParam, parse_event
 from projections import queries
 
@@ -236,3 +237,97 @@ async def reserves(request: web.Request) -> web.Response:
     year = int_param(request, "year", None, 1900, 2999)
     rows = await run(queries.reserves, db, parties=parties, year=year, as_of=as_of_param(request))
     return page_of(request, rows, "reserves")
+
+
+def one_party(request: web.Request, principal: Principal) -> str:
+    """`?party=`, or the token's own party when it is bound to one."""
+    party = party_param(request) or principal.party
+    if party is None:
+        raise bad_param("party", "name the party, e.g. ?party=GM0439", "required")
+    return party
+
+
+def policy_param(request: web.Request) -> str | None:
+    policy = request.query.get("policy")
+    if policy is not None and policy not in split.POLICIES:
+        raise bad_param("policy", f"must be one of {', '.join(split.POLICIES)}")
+    return policy
+
+
+def no_key(e: split.NoKey) -> Problem:
+    return Problem(404, "no-allocation-key", "No allocation key", f"{e}; post an AllocationKeySet for that year")
+
+
+@routes.get("/v1/organisations/{code}/cost-split")
+async def cost_split(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    code = request.match_info["code"]
+    await run(check_read, principal, db, code)
+    year = int_param(request, "year", None, 1900, 2999)
+    if year is None:
+        raise bad_param("year", "name the year, e.g. ?year=2015", "required")
+    policy, as_of = policy_param(request), as_of_param(request)
+    if await run(queries.party_kind, db, code, as_of) != "organisation":
+        raise not_found(f"{code} is not a shared organisation")
+    try:
+        body = await run(queries.cost_split, db, code, year, policy, as_of)
+    except split.NoKey as e:
+        raise no_key(e) from None
+    if wants_csv(request):
+        return csv_response([{"organisation": code, "year": year, "policy": body["policy"], **s} for s in body["shares"]], "cost-split")
+    return json_response(body)
+
+
+@routes.get("/v1/winst")
+async def winst(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    party = one_party(request, principal)
+    await run(check_read, principal, db, party)
+    year = int_param(request, "year", None, 1900, 2999)
+    body = await run(queries.winst, db, party, year, policy_param(request), as_of_param(request))
+    return json_response(body)
+
+
+@routes.get("/v1/kpis")
+async def kpis(request: web.Request) -> web.Response:
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    party = one_party(request, principal)
+    await run(check_read, principal, db, party)
+    year = int_param(request, "year", None, 1900, 2999)
+    if year is None:
+        raise bad_param("year", "name the year, e.g. ?year=2016", "required")
+    body = await run(queries.kpis, db, party, year, as_of_param(request))
+    if wants_csv(request):
+        return csv_response(body["placements"], "kpis")
+    return json_response(body)
+
+
+@routes.get("/v1/trial-balance")
+async def trial_balance(request: web.Request) -> web.Response:
+    db = request.app[state.DB]
+    parties = await read_scope(request)
+    position = int_param(request, "position", None, 0, 2**62)
+    body = await run(queries.trial_balance, db, parties=parties, position=position, as_of=as_of_param(request))
+    if wants_csv(request):
+        return csv_response(body.get("accounts", []), "trial-balance")
+    return json_response(body)
+
+
+@routes.get("/v1/journal")
+async def journal(request: web.Request) -> web.Response:
+    """One party's postings, paged in the database (a journal grows with every event)."""
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    party = one_party(request, principal)
+    await run(check_read, principal, db, party)
+    year = int_param(request, "year", None, 1900, 2999)
+    as_of = as_of_param(request)
+    if wants_csv(request):
+        rows, _ = await run(queries.journal, db, party=party, year=year, as_of=as_of)
+        return csv_response(rows, "journal")
+    page, size = page_params(request)
+    rows, count = await run(queries.journal, db, party=party, year=year, as_of=as_of, offset=(page - 1) * size, limit=size)
+    return paged(request, rows, count, page, size)

@@ -15,12 +15,15 @@ the library can snapshot it.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable
+from fractions import Fraction
 from typing import Any, Protocol
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger import subsidy
 from ledger.effects import Effects, LineDelta, effects_of
 from ledger.rules import RuleViolation, check_charging_rule
 
@@ -47,6 +50,8 @@ CORRECTABLE = frozenset(
         "OutflowRegistered",
     }
 )
+# Types that change a subsidy's commitment; the book derives the change.
+_SUBSIDY = frozenset({"SubsidyGranted", "LoonwaardeMeasured", "SubsidyPaid", "SubsidyEnded"})
 _ORGANISATION_ONLY = frozenset(
     {"MembershipChanged", "AllocationKeySet", "OrganisationCostBooked", "OrganisationResultDetermined"}
 )
@@ -64,6 +69,12 @@ class Context(Protocol):
 
 def _line_key(year: int, budget: str, sub: str | None) -> str:
     return f"{year}|{budget}|{sub or ''}"
+
+
+def placement_measure(kind: str, hours_per_week: int | float) -> Fraction:
+    """How much one placement counts towards its kind's target: banenafspraak counts
+    jobs of 25 paid hours a week (seed 003 L1637), every other kind counts places."""
+    return subsidy.exact(hours_per_week) / 25 if kind == "banenafspraak" else Fraction(1)
 
 
 class Book(Aggregate):
@@ -87,7 +98,8 @@ class Book(Aggregate):
         self.winst: dict[str, dict[str, int]] = {}
         self.closed: list[int] = []
         self.subsidies: dict[str, dict[str, Any]] = {}
-        self.placements: dict[str, bool] = {}
+        self.placements: dict[str, dict[str, Any]] = {}
+        self.targets: dict[str, dict[str, Any]] = {}
         self.corrected: dict[str, bool] = {}
         self._apply(entry, derived)
 
@@ -120,11 +132,11 @@ class Book(Aggregate):
         derived: dict[str, Any] = {}
         if kind == "Correction":
             derived["original"] = self._check_correction(data, ctx)
-        elif kind == "SubsidyPaid":
-            derived["budget"] = self._subsidy(data["subsidyId"])["budget"]
         check = getattr(self, f"_check_{kind}", None)
         if check is not None:
             check(entry, ctx)
+        if kind in _SUBSIDY or (kind == "Correction" and derived["original"]["type"] == "SubsidyPaid"):
+            self._derive_commitment(entry, derived)
         effects = effects_of(entry, derived)
         self._check_known_budgets(kind, effects)
         self._check_limits(kind, effects)
@@ -171,16 +183,64 @@ class Book(Aggregate):
         except KeyError:
             raise RuleViolation("unknown-subsidy", f"no subsidy {subsidy_id} granted by {self.party}") from None
 
+    def _derive_commitment(self, entry: dict[str, Any], derived: dict[str, Any]) -> None:
+        """The subsidy's budget and how its commitment per year moves (ledger/subsidy.py)."""
+        if entry["type"] == "SubsidyGranted":
+            grant = subsidy.new_grant(entry["data"], entry["effectiveDate"])
+        else:
+            grant = copy.deepcopy(self._subsidy(_subsidy_id(entry, derived)))
+            _change_grant(grant, entry, derived)
+        derived["budget"] = grant["budget"]
+        changes = subsidy.commitment_changes(grant, self.closed)
+        if changes:
+            derived["committed"] = changes
+
     def _check_PlacementStarted(self, entry: dict[str, Any], ctx: Context) -> None:
-        if entry["data"]["placementId"] in self.placements:
-            raise RuleViolation("duplicate-placement", f"placement {entry['data']['placementId']} started before")
+        data = entry["data"]
+        if data["placementId"] in self.placements:
+            raise RuleViolation("duplicate-placement", f"placement {data['placementId']} started before")
+        target = self.targets.get(f"{entry['year']}|{data['kind']}")
+        if target is None or not target["binding"]:
+            return
+        taken = sum(
+            placement_measure(p["kind"], p["hours"])
+            for p in self.placements.values()
+            if p["kind"] == data["kind"] and not p["ended"]
+        )
+        if taken + placement_measure(data["kind"], data["hoursPerWeek"]) > subsidy.exact(target["places"]):
+            raise RuleViolation(
+                "placement-cap-reached",
+                f"{data['kind']} {entry['year']} is capped at {target['places']} and {float(taken):g} are taken",
+            )
 
     def _check_PlacementEnded(self, entry: dict[str, Any], ctx: Context) -> None:
         placement = entry["data"]["placementId"]
         if placement not in self.placements:
             raise RuleViolation("unknown-placement", f"no placement {placement} of {self.party}")
-        if self.placements[placement]:
+        if self.placements[placement]["ended"]:
             raise RuleViolation("placement-ended", f"placement {placement} has ended")
+
+    def _check_FundsReallocated(self, entry: dict[str, Any], ctx: Context) -> None:
+        """Money moves between lines unless it changes a binding frame: a kaderstellend
+        line changes only by a BudgetRevised (a council decision). Between sub-budgets of
+        an integraal budget it always moves: they are one pot."""
+        data, year = entry["data"], entry["year"]
+        same_budget = data["fromBudget"] == data["toBudget"]
+        if same_budget and self.mode(year, data["fromBudget"], None) == "integraal":
+            return
+        for budget, sub in ((data["fromBudget"], data.get("fromSubBudget")), (data["toBudget"], data.get("toSubBudget"))):
+            frames = [(budget, sub)] if same_budget else [(budget, sub), (budget, None)]
+            for frame_budget, frame_sub in frames:
+                if self.mode(year, frame_budget, frame_sub) == "kaderstellend":
+                    line = frame_budget + (f"/{frame_sub}" if frame_sub else "")
+                    raise RuleViolation(
+                        "reallocation-not-allowed",
+                        f"{line} {year} is kaderstellend: change it with a BudgetRevised, "
+                        "or set the budget integraal to move money between its sub-budgets",
+                    )
+
+    def mode(self, year: int, budget: str, sub: str | None) -> str:
+        return self.modes.get(_line_key(year, budget, sub), "richtinggevend")
 
     def _check_ReserveEstablished(self, entry: dict[str, Any], ctx: Context) -> None:
         if entry["data"]["reserve"] in self.reserves:
@@ -373,18 +433,49 @@ class Book(Aggregate):
             self.budgets[f"{entry['year']}|{data['budget']}"] = True
         elif kind == "ReserveEstablished":
             self.reserves[data["reserve"]]["revolving"] = data["revolving"]
-        elif kind == "SubsidyGranted":
-            self.subsidies[data["subsidyId"]] = {"budget": data["budget"], "ended": False}
-        elif kind == "SubsidyEnded":
-            self.subsidies[data["subsidyId"]]["ended"] = True
         elif kind == "PlacementStarted":
-            self.placements[data["placementId"]] = False
+            self.placements[data["placementId"]] = {"kind": data["kind"], "hours": data["hoursPerWeek"], "ended": False}
         elif kind == "PlacementEnded":
-            self.placements[data["placementId"]] = True
+            self.placements[data["placementId"]]["ended"] = True
+        elif kind == "PlacementTargetSet":
+            self.targets[f"{entry['year']}|{data['kind']}"] = {"places": data["places"], "binding": data["binding"]}
         elif kind == "YearClosed":
             self.closed.append(entry["year"])
-        elif kind == "Correction":
+        if kind == "Correction":
             self.corrected[data["corrects"]] = True
+        if "budget" in derived and (kind in _SUBSIDY or kind == "Correction"):
+            self._apply_commitment(entry, derived)
+
+    def _apply_commitment(self, entry: dict[str, Any], derived: dict[str, Any]) -> None:
+        if entry["type"] == "SubsidyGranted":
+            grant = self.subsidies[entry["data"]["subsidyId"]] = subsidy.new_grant(entry["data"], entry["effectiveDate"])
+        else:
+            grant = self.subsidies[_subsidy_id(entry, derived)]
+            _change_grant(grant, entry, derived)
+        for year, cents in derived.get("committed", {}).items():
+            grant["committed"][year] = grant["committed"].get(year, 0) + cents
+
+
+def _subsidy_id(entry: dict[str, Any], derived: dict[str, Any]) -> str:
+    if entry["type"] == "Correction":
+        return derived["original"]["data"]["subsidyId"]
+    return entry["data"]["subsidyId"]
+
+
+def _change_grant(grant: dict[str, Any], entry: dict[str, Any], derived: dict[str, Any]) -> None:
+    """Apply a subsidy event (or the correction of a payment) to a grant's state."""
+    kind, data = entry["type"], entry["data"]
+    if kind == "LoonwaardeMeasured":
+        subsidy.remeasure(grant, data["loonwaardePct"], entry["effectiveDate"])
+    elif kind == "SubsidyEnded":
+        subsidy.end(grant, entry["effectiveDate"])
+    elif kind == "SubsidyPaid":
+        year = str(entry["year"])
+        grant["paid"][year] = grant["paid"].get(year, 0) + data["amountCents"]
+    elif kind == "Correction":
+        payment = derived["original"]
+        year = str(payment["year"])
+        grant["paid"][year] = grant["paid"].get(year, 0) - payment["data"]["amountCents"]
 
 
 def _available(values: list[int] | None) -> int:

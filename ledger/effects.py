@@ -12,9 +12,15 @@ How each event lands on a budget line (allocated, income, spent, committed):
 - IncomeBooked: income; ReserveWithdrawn: income of the receiving budget.
 - CostBooked, SubsidyPaid: spent; ReserveAdded from a budget: spent of that budget
   (the dotatie leaves the budget).
+- committed: what the book derived for a subsidy event (`derived["committed"]`, cents per
+  year on the subsidy's budget; see ledger/subsidy.py). A correction does not negate
+  the original's commitment changes: the book derives the correction's own.
 Reserves: ReserveEstablished's opening balance and ReserveAdded are `added`,
 ReserveWithdrawn is `withdrawn`, dated by effective date.
-Winst: WinstRealised is realised (per source), WinstReinvested reinvested (per destination).
+Winst: WinstRealised is realised (per source, and member in an organisation),
+WinstReinvested reinvested (per destination).
+Charges (shared organisations): OrganisationCostBooked charges its members the amount,
+OrganisationResultDetermined charges them minus the result (a deficit is a charge).
 Outflow's avoided benefit is notional and moves nothing (domain.md, seed 004 L1856).
 """
 
@@ -71,11 +77,13 @@ class ReserveDelta:
 
 @dataclass(frozen=True, slots=True)
 class WinstDelta:
-    """Winst realised from a source, or reinvested in a destination, in a budget year."""
+    """Winst realised from a source (earned by a member's clients, in an organisation),
+    or reinvested in a destination, in a budget year."""
 
     year: int
     source: str | None = None
     destination: str | None = None
+    member: str | None = None
     realised: int = 0
     reinvested: int = 0
 
@@ -84,13 +92,28 @@ class WinstDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ChargeDelta:
+    """What a shared organisation charges its members for one unit in a budget year
+    (negative: they receive), with the usage per member where known (for `profijt`)."""
+
+    year: int
+    unit: str
+    amount: int
+    usage: dict[str, Any] | None = None
+
+    def negated(self) -> ChargeDelta:
+        return replace(self, amount=-self.amount)
+
+
+@dataclass(frozen=True, slots=True)
 class Effects:
     lines: tuple[LineDelta, ...] = ()
     reserves: tuple[ReserveDelta, ...] = ()
     winst: tuple[WinstDelta, ...] = ()
+    charges: tuple[ChargeDelta, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.lines or self.reserves or self.winst)
+        return bool(self.lines or self.reserves or self.winst or self.charges)
 
 
 NO_EFFECTS = Effects()
@@ -98,7 +121,21 @@ NO_EFFECTS = Effects()
 
 def effects_of(entry: dict[str, Any], derived: dict[str, Any] | None = None) -> Effects:
     """The deltas of one stored event. `derived` holds what the ledger resolved when
-    it accepted the event (a subsidy's budget, the entry a correction reverses)."""
+    it accepted the event (a subsidy's budget and commitment changes, the entry a
+    correction reverses)."""
+    effects = _own_effects(entry, derived or {})
+    committed = (derived or {}).get("committed")
+    if not committed:
+        return effects
+    budget = derived["budget"]  # type: ignore[index]
+    commitments = tuple(
+        LineDelta(year=int(year), budget=budget, sub_budget=None, committed=cents)
+        for year, cents in sorted(committed.items())
+    )
+    return replace(effects, lines=effects.lines + commitments)
+
+
+def _own_effects(entry: dict[str, Any], derived: dict[str, Any]) -> Effects:
     data = entry["data"]
     year = entry["year"]
     kind = entry["type"]
@@ -121,7 +158,7 @@ def effects_of(entry: dict[str, Any], derived: dict[str, Any] | None = None) -> 
     if kind == "CostBooked":
         return Effects(lines=(line(data["budget"], data.get("subBudget"), spent=amount),))
     if kind == "SubsidyPaid":
-        budget = (derived or {})["budget"]
+        budget = derived["budget"]
         return Effects(lines=(line(budget, None, spent=amount),))
     date = entry["effectiveDate"]
     if kind == "ReserveEstablished":
@@ -139,20 +176,26 @@ def effects_of(entry: dict[str, Any], derived: dict[str, Any] | None = None) -> 
             reserves=(ReserveDelta(data["reserve"], date, withdrawn=amount),),
         )
     if kind == "WinstRealised":
-        return Effects(winst=(WinstDelta(year, source=data["source"], realised=amount),))
+        return Effects(winst=(WinstDelta(year, source=data["source"], member=data.get("member"), realised=amount),))
     if kind == "WinstReinvested":
         return Effects(winst=(WinstDelta(year, destination=data["destination"], reinvested=amount),))
+    if kind == "OrganisationCostBooked":
+        return Effects(charges=(ChargeDelta(year, data["unit"], amount, data.get("usage")),))
+    if kind == "OrganisationResultDetermined":
+        return Effects(charges=(ChargeDelta(year, data["unit"], -amount, data.get("usage")),))
     if kind == "Correction":
-        return reversal(entry, (derived or {})["original"])
+        return reversal(entry, derived["original"])
     return NO_EFFECTS
 
 
 def reversal(correction: dict[str, Any], original: dict[str, Any]) -> Effects:
-    """The exact negation of `original`'s effects, booked in the correction's year and date."""
+    """The exact negation of `original`'s own effects, booked in the correction's year
+    and date (its commitment changes are the correction's own, see `effects_of`)."""
     moved = {**original, "year": correction["year"], "effectiveDate": correction["effectiveDate"]}
-    effects = effects_of(moved, original.get("derived"))
+    effects = _own_effects(moved, original.get("derived") or {})
     return Effects(
         lines=tuple(d.negated() for d in effects.lines),
         reserves=tuple(d.negated() for d in effects.reserves),
         winst=tuple(d.negated() for d in effects.winst),
+        charges=tuple(d.negated() for d in effects.charges),
     )

@@ -60,6 +60,9 @@ NonNegativeCents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
 Number = StrictInt | StrictFloat  # weights, percentages, hours: never money
 Weight = Annotated[Number, Field(ge=0)]
 Percentage = Annotated[Number, Field(ge=0, le=100)]
+PlacementKind = Literal[
+    "beschut-werk", "banenafspraak", "detachering", "proefplaatsing", "werkervaringsplaats", "regulier", "dagbesteding"
+]
 
 
 class EventData(BaseModel):
@@ -178,17 +181,18 @@ class SubsidyEnded(EventData):
 class PlacementStarted(EventData):
     placementId: Ref
     clientRef: Ref
-    kind: Literal[
-        "beschut-werk",
-        "banenafspraak",
-        "detachering",
-        "proefplaatsing",
-        "werkervaringsplaats",
-        "regulier",
-        "dagbesteding",
-    ]
+    kind: PlacementKind
     hoursPerWeek: Annotated[Number, Field(gt=0, le=60)]
     priorityGroup: Code | None = None
+
+
+class PlacementTargetSet(EventData):
+    """The year's target for a kind of placement: places, or for banenafspraak jobs of
+    25 hours a week. A binding target is a cap: a placement beyond it is refused."""
+
+    kind: PlacementKind
+    places: Annotated[Number, Field(ge=0, le=1_000_000)]
+    binding: StrictBool = False
 
 
 class PlacementEnded(EventData):
@@ -287,6 +291,7 @@ PAYLOADS: dict[str, type[EventData]] = {
         SubsidyEnded,
         PlacementStarted,
         PlacementEnded,
+        PlacementTargetSet,
         OutflowRegistered,
         ReserveEstablished,
         ReserveAdded,

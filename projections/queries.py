@@ -1,4 +1,5 @@
-"""Reads over the read model: balances, reserves, the log, parties.
+"""Reads over the read model: balances, reserves, the log, parties, cost splits, winst,
+KPIs and the journal.
 
 Every read takes an optional `as_of` (an RFC 3339 instant, normalised to the fixed
 width the ledger stamps): the answer as the ledger knew it then, summed from the
@@ -9,10 +10,13 @@ the current-state table.
 from __future__ import annotations
 
 from collections.abc import Collection
+from fractions import Fraction
 from typing import Any
 
 import orjson
 
+from ledger import split
+from ledger.book import placement_measure
 from projections.db import ReadDB
 
 _AMOUNTS = ("allocated", "income", "spent", "committed")
@@ -170,3 +174,304 @@ def readable_parties(db: ReadDB, party: str) -> set[str]:
         rows = cur.execute("SELECT DISTINCT organisation FROM memberships WHERE member = ?", (party,)).fetchall()
     return {party, *(org for (org,) in rows)}
 
+
+
+# --- shared organisations ---------------------------------------------------------
+
+
+def _recorded(column: str, as_of: str | None) -> tuple[str, list[Any]]:
+    return ("", []) if as_of is None else (f" AND {column} <= ?", [as_of])
+
+
+def party_kind(db: ReadDB, code: str, as_of: str | None = None) -> str | None:
+    """'gemeente' or 'organisation' for a registered party (known at `as_of`), else None."""
+    where, params = _recorded("recorded_at", as_of)
+    with db.transaction() as cur:
+        row = cur.execute(
+            "SELECT body FROM log_events WHERE party = ? AND type IN ('PartyRegistered', 'OrganisationRegistered')"
+            f"{where} ORDER BY position DESC LIMIT 1",
+            [code, *params],
+        ).fetchone()
+    if row is None:
+        return None
+    event = orjson.loads(row[0])
+    return "organisation" if event["type"] == "OrganisationRegistered" else event["data"]["kind"]
+
+
+def memberships(db: ReadDB, organisation: str, as_of: str | None = None) -> dict[str, list[tuple[str, str | None]]]:
+    """Each member's periods [joined, left) as known at `as_of`."""
+    with db.transaction() as cur:
+        rows = cur.execute(
+            "SELECT member, joined, left_on, joined_recorded, left_recorded FROM memberships "
+            "WHERE organisation = ? ORDER BY member, joined",
+            (organisation,),
+        ).fetchall()
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    for member, joined, left, joined_at, left_at in rows:
+        if as_of is not None and joined_at > as_of:
+            continue
+        known_left = left if as_of is None or (left_at is not None and left_at <= as_of) else None
+        out.setdefault(member, []).append((joined, known_left))
+    return out
+
+
+def allocation_key(db: ReadDB, organisation: str, year: int, as_of: str | None = None) -> split.Key | None:
+    """The key in force for `year`: the latest one set for it or, failing that, for the
+    nearest earlier year (a key holds until a later year sets a new one)."""
+    where, params = _recorded("recorded_at", as_of)
+    with db.transaction() as cur:
+        row = cur.execute(
+            f"SELECT year, basis, weights, policy FROM allocation_keys WHERE organisation = ? AND year <= ?{where} "
+            "ORDER BY year DESC, position DESC LIMIT 1",
+            [organisation, year, *params],
+        ).fetchone()
+    if row is None:
+        return None
+    return split.Key(year=row[0], basis=row[1], weights=orjson.loads(row[2]), policy=row[3])
+
+
+def organisation_charges(db: ReadDB, organisation: str, year: int, as_of: str | None = None) -> list[split.Item]:
+    where, params = _recorded("recorded_at", as_of)
+    with db.transaction() as cur:
+        rows = cur.execute(
+            f"SELECT unit, cents, usage FROM organisation_charges WHERE organisation = ? AND year = ?{where} "
+            "ORDER BY position",
+            [organisation, year, *params],
+        ).fetchall()
+    return [split.Item(unit, int(cents), orjson.loads(usage) if usage else None) for unit, cents, usage in rows]
+
+
+def _shares(shares: list[split.Share]) -> list[dict[str, Any]]:
+    return [{"party": s.party, "weight": round(float(s.weight), 6), "amountCents": s.cents} for s in shares]
+
+
+def cost_split(
+    db: ReadDB, organisation: str, year: int, policy: str | None = None, as_of: str | None = None
+) -> dict[str, Any]:
+    """The organisation's net charge to its members for `year`, split under `policy`
+    (default: the policy of the year's key). Raises `split.NoKey`."""
+    key = allocation_key(db, organisation, year, as_of)
+    if policy is None:
+        if key is None:
+            raise split.NoKey(f"{organisation} has no allocation key for {year}")
+        policy = key.policy
+    items = organisation_charges(db, organisation, year, as_of)
+    total, shares = split.split(items, key, memberships(db, organisation, as_of), year, policy)
+    units: dict[str, int] = {}
+    for item in items:
+        units[item.unit] = units.get(item.unit, 0) + item.cents
+    return {
+        "organisation": organisation,
+        "year": year,
+        "policy": policy,
+        "basis": key.basis if key else None,
+        "keyYear": key.year if key else None,
+        "totalCents": total,
+        "shares": _shares(shares),
+        "units": [{"unit": u, "totalCents": c} for u, c in sorted(units.items())],
+    }
+
+
+# --- winst ---------------------------------------------------------------------------
+
+
+def winst(
+    db: ReadDB, party: str, year: int | None = None, policy: str | None = None, as_of: str | None = None
+) -> dict[str, Any]:
+    """Winst realised per source and reinvested per destination in `year` (or ever), what
+    earlier years carried over, and what is left unappropriated. For an organisation,
+    who benefits: under `solidariteit` the winst is pooled and shared by the key, under
+    `profijt` it goes back to the member whose clients earned it."""
+    where, params = _recorded("recorded_at", as_of)
+    with db.transaction() as cur:
+        rows = cur.execute(
+            f"SELECT year, source, destination, member, realised, reinvested FROM winst_movements WHERE party = ?{where}",
+            [party, *params],
+        ).fetchall()
+    by_source: dict[str, int] = {}
+    by_destination: dict[str, int] = {}
+    realised = reinvested = carried = 0
+    earned: list[split.Item] = []
+    for yr, source, destination, member, got, spent in rows:
+        if year is not None and yr < year:
+            carried += int(got) - int(spent)
+            continue
+        if year is not None and yr > year:
+            continue
+        realised += int(got)
+        reinvested += int(spent)
+        if source:
+            by_source[source] = by_source.get(source, 0) + int(got)
+            earned.append(split.Item(source, int(got), {member: 1} if member else None))
+        if destination:
+            by_destination[destination] = by_destination.get(destination, 0) + int(spent)
+    out: dict[str, Any] = {
+        "party": party,
+        "year": year,
+        "realisedCents": realised,
+        "reinvestedCents": reinvested,
+        "carriedOverCents": carried,
+        "unappropriatedCents": carried + realised - reinvested,
+        "bySource": dict(sorted(by_source.items())),
+        "byDestination": dict(sorted(by_destination.items())),
+    }
+    if year is not None and party_kind(db, party, as_of) == "organisation":
+        key = allocation_key(db, party, year, as_of)
+        policy = policy or (key.policy if key else "profijt")
+        out["policy"] = policy
+        try:
+            _, shares = split.split(earned, key, memberships(db, party, as_of), year, policy)
+            out["byMember"] = _shares(shares)
+        except split.NoKey:
+            out["byMember"] = None  # winst to pool, but no key to share it by yet
+    return out
+
+
+# --- KPIs --------------------------------------------------------------------------
+
+
+def _active(started: str, ended: str | None, on: str) -> bool:
+    """Placed on `on`: started by then and not yet ended (the end date is the first day out)."""
+    return started <= on and (ended is None or ended > on)
+
+
+def _granted_in(row: tuple[Any, ...], first: str, last: str, as_of: str | None) -> bool:
+    """Whether a grant ran for part of [first, last], as known at `as_of`."""
+    start, end, granted_at, ended_on, ended_at = row
+    if as_of is not None and granted_at > as_of:
+        return False
+    if ended_on is not None and (as_of is None or ended_at <= as_of):
+        end = ended_on if end is None else min(end, ended_on)
+    return bool(start <= last and (end is None or end >= first))
+
+
+def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[str, Any]:
+    """Placements per kind against their targets, banenafspraak jobs, outflow and open
+    subsidy commitments of one party in one year (placements as at 31 December)."""
+    first, last = f"{year}-01-01", f"{year}-12-31"
+    where, params = _recorded("recorded_at", as_of)
+    with db.transaction() as cur:
+        placements = cur.execute(
+            "SELECT kind, hours, started, started_recorded, ended, ended_recorded FROM placements WHERE party = ?",
+            (party,),
+        ).fetchall()
+        targets = cur.execute(
+            f"SELECT kind, places, binding FROM placement_targets WHERE party = ? AND year = ?{where} ORDER BY position",
+            [party, year, *params],
+        ).fetchall()
+        outflows = cur.execute(
+            f"SELECT extent, SUM(clients), SUM(avoided) FROM outflows WHERE party = ? AND year = ?{where} GROUP BY extent",
+            [party, year, *params],
+        ).fetchall()
+        committed = cur.execute(
+            f"SELECT COALESCE(SUM(committed), 0) FROM budget_movements WHERE party = ? AND year = ?{where}",
+            [party, year, *params],
+        ).fetchone()
+        subsidies = cur.execute(
+            "SELECT start_date, end_date, granted_recorded, ended_on, ended_recorded FROM subsidies WHERE party = ?",
+            (party,),
+        ).fetchall()
+    kinds: dict[str, dict[str, Any]] = {}
+
+    def kind_row(kind: str) -> dict[str, Any]:
+        return kinds.setdefault(
+            kind, {"kind": kind, "started": 0, "ended": 0, "active": 0, "activeHoursPerWeek": 0, "target": None, "binding": False}
+        )
+
+    active_measure: dict[str, Fraction] = {}
+    for kind, hours, started, started_at, ended, ended_at in placements:
+        if as_of is not None and started_at > as_of:
+            continue
+        if as_of is not None and (ended_at is None or ended_at > as_of):
+            ended = None
+        row = kind_row(kind)
+        row["started"] += first <= started <= last
+        row["ended"] += ended is not None and first <= ended <= last
+        if _active(started, ended, last):
+            row["active"] += 1
+            row["activeHoursPerWeek"] += orjson.loads(hours)
+            active_measure[kind] = active_measure.get(kind, Fraction(0)) + placement_measure(kind, orjson.loads(hours))
+    for kind, places, binding in targets:  # in order: the latest target of a kind holds
+        row = kind_row(kind)
+        row["target"], row["binding"] = orjson.loads(places), bool(binding)
+    clients = {extent: int(n) for extent, n, _ in outflows}
+    beschut = kinds.get("beschut-werk")
+    return {
+        "party": party,
+        "year": year,
+        "placements": [kinds[k] for k in sorted(kinds)],
+        "banenafspraakJobs": round(float(active_measure.get("banenafspraak", 0)), 2),
+        "beschutWerk": {
+            "places": beschut["active"] if beschut else 0,
+            "cap": beschut["target"] if beschut and beschut["binding"] else None,
+            "target": beschut["target"] if beschut else None,
+        },
+        "outflow": {
+            "volledig": clients.get("volledig", 0),
+            "gedeeltelijk": clients.get("gedeeltelijk", 0),
+            "avoidedBenefitCents": sum(int(a) for _, _, a in outflows),
+        },
+        "subsidies": {
+            "active": sum(_granted_in(row, first, last, as_of) for row in subsidies),
+            "committedCents": int(committed[0]) if committed else 0,
+        },
+    }
+
+
+# --- journal -------------------------------------------------------------------------
+
+
+def trial_balance(
+    db: ReadDB, *, parties: Collection[str] | None, position: int | None = None, as_of: str | None = None
+) -> dict[str, Any]:
+    """Total debits and credits of the journal (after `position`, as known at `as_of`),
+    and per account when the read covers named parties."""
+    where, params = _in("party", parties)
+    if position is not None:
+        where += " AND position <= ?"
+        params.append(position)
+    if as_of is not None:
+        where += " AND recorded_at <= ?"
+        params.append(as_of)
+    with db.transaction() as cur:
+        debit, credit, last = cur.execute(
+            f"SELECT COALESCE(SUM(debit), 0), COALESCE(SUM(credit), 0), COALESCE(MAX(position), 0) "
+            f"FROM journal WHERE 1 = 1{where}",
+            params,
+        ).fetchone()  # type: ignore[misc]
+        accounts = []
+        if parties is not None:
+            accounts = cur.execute(
+                f"SELECT party, account, SUM(debit), SUM(credit) FROM journal WHERE 1 = 1{where} "
+                "GROUP BY party, account ORDER BY party, account",
+                params,
+            ).fetchall()
+    out: dict[str, Any] = {"position": int(last), "debitCents": int(debit), "creditCents": int(credit)}
+    if parties is not None:
+        out["accounts"] = [
+            {"party": p, "account": a, "debitCents": int(d), "creditCents": int(c), "balanceCents": int(d) - int(c)}
+            for p, a, d, c in accounts
+        ]
+    return out
+
+
+def journal(
+    db: ReadDB, *, party: str, year: int | None = None, as_of: str | None = None, offset: int = 0, limit: int | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """A party's postings in log order (a page of them), and how many there are in all."""
+    where, params = " AND year = ?" if year is not None else "", [party] + ([year] if year is not None else [])
+    if as_of is not None:
+        where += " AND recorded_at <= ?"
+        params.append(as_of)
+    page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    with db.transaction() as cur:
+        rows = cur.execute(
+            f"SELECT position, year, account, debit, credit, recorded_at FROM journal WHERE party = ?{where} "
+            f"ORDER BY position, account{page}",
+            params,
+        ).fetchall()
+        (count,) = cur.execute(f"SELECT COUNT(*) FROM journal WHERE party = ?{where}", params).fetchone() or (0,)
+    return [
+        {"position": int(pos), "party": party, "year": y, "account": a, "debitCents": int(d), "creditCents": int(c), "recordedAt": at}
+        for pos, y, a, d, c, at in rows
+    ], int(count)

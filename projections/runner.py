@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from ledger.application import Ledger, LoggedEvent
 from ledger.effects import effects_of
+from ledger.journal import postings_of
 from projections.db import Cursor, ReadDB
 from projections.schema import READ_MODEL_TABLES, TRACKING, create_schema
 
@@ -35,89 +36,128 @@ def public_event(e: LoggedEvent) -> dict[str, Any]:
     return {**e.entry, "position": e.position, "recordedAt": e.recorded_at, "postedBy": e.posted_by}
 
 
+_INSERTS = {
+    "log_events": 9,
+    "budget_movements": 11,
+    "reserve_movements": 8,
+    "winst_movements": 9,
+    "organisation_charges": 7,
+    "outflows": 7,
+    "journal": 7,
+}
+
+
 def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
     """Write the read-model rows for `events` (in log order) through `cur`."""
-    log_rows, line_rows, reserve_rows = [], [], []
+    rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in _INSERTS}
     for e in events:
         entry = e.entry
-        log_rows.append(
-            (
-                e.position,
-                entry["id"],
-                entry["type"],
-                entry["party"],
-                entry["year"],
-                entry["effectiveDate"],
-                e.recorded_at,
-                e.posted_by,
-                orjson.dumps(public_event(e)).decode(),
-            )
+        party, year, at, position = entry["party"], entry["year"], e.recorded_at, e.position
+        rows["log_events"].append(
+            (position, entry["id"], entry["type"], party, year, entry["effectiveDate"], at, e.posted_by,
+             orjson.dumps(public_event(e)).decode())
         )
         effects = effects_of(entry, e.derived)
         for d in effects.lines:
-            line_rows.append(
-                (
-                    e.position,
-                    entry["party"],
-                    d.year,
-                    d.budget,
-                    d.sub_budget or "",
-                    entry["effectiveDate"],
-                    e.recorded_at,
-                    d.allocated,
-                    d.income,
-                    d.spent,
-                    d.committed,
-                )
+            rows["budget_movements"].append(
+                (position, party, d.year, d.budget, d.sub_budget or "", entry["effectiveDate"], at,
+                 d.allocated, d.income, d.spent, d.committed)
             )
         for r in effects.reserves:
-            reserve_rows.append(
-                (e.position, entry["party"], r.reserve, r.date, e.recorded_at, r.added, r.withdrawn, r.reflux)
+            rows["reserve_movements"].append((position, party, r.reserve, r.date, at, r.added, r.withdrawn, r.reflux))
+        for w in effects.winst:
+            rows["winst_movements"].append(
+                (position, party, w.year, w.source, w.destination, w.member, at, w.realised, w.reinvested)
             )
+        for c in effects.charges:
+            usage = orjson.dumps(c.usage).decode() if c.usage else None
+            rows["organisation_charges"].append((position, party, c.year, c.unit, at, c.amount, usage))
+        for p in postings_of(entry, e.derived):
+            rows["journal"].append((position, party, year, p.account, at, p.debit, p.credit))
+        _apply_outflow(rows["outflows"], e)
         _apply_registry(cur, e)
-    cur.executemany(f"INSERT INTO log_events VALUES ({','.join('?' * 9)})", log_rows)
-    cur.executemany(f"INSERT INTO budget_movements VALUES ({','.join('?' * 11)})", line_rows)
+    for table, width in _INSERTS.items():
+        if rows[table]:
+            cur.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * width)})", rows[table])
     cur.executemany(
         "INSERT INTO budget_lines VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (party, year, budget, sub_budget) "
         "DO UPDATE SET allocated = budget_lines.allocated + excluded.allocated, "
         "income = budget_lines.income + excluded.income, spent = budget_lines.spent + excluded.spent, "
         "committed = budget_lines.committed + excluded.committed",
-        [row[1:5] + row[7:] for row in line_rows],
+        [row[1:5] + row[7:] for row in rows["budget_movements"]],
     )
-    cur.executemany(f"INSERT INTO reserve_movements VALUES ({','.join('?' * 8)})", reserve_rows)
+
+
+def _apply_outflow(rows: list[tuple[Any, ...]], e: LoggedEvent) -> None:
+    """An outflow counts one client and its notional avoided benefit; its correction takes both back."""
+    entry = e.entry
+    if entry["type"] == "OutflowRegistered":
+        sign, data, year = 1, entry["data"], entry["year"]
+    elif entry["type"] == "Correction" and e.derived["original"]["type"] == "OutflowRegistered":
+        sign, data, year = -1, e.derived["original"]["data"], entry["year"]
+    else:
+        return
+    rows.append((e.position, entry["party"], year, data["extent"], e.recorded_at, sign, sign * data["avoidedBenefitCents"]))
 
 
 def _apply_registry(cur: Cursor, e: LoggedEvent) -> None:
-    """Parties, memberships and reserves: rare events, applied one by one in order."""
+    """Parties, memberships, keys, reserves, subsidies and placements: applied one by one in order."""
     entry, data = e.entry, e.entry["data"]
-    kind = entry["type"]
+    kind, party, at = entry["type"], entry["party"], e.recorded_at
     if kind == "PartyRegistered":
-        cur.execute(
-            "INSERT INTO parties VALUES (?,?,?,NULL)", (entry["party"], data["name"], data["kind"])
-        )
+        cur.execute("INSERT INTO parties VALUES (?,?,?,NULL)", (party, data["name"], data["kind"]))
     elif kind == "OrganisationRegistered":
         cur.execute(
             "INSERT INTO parties VALUES (?,?,'organisation',?) ON CONFLICT (code) DO UPDATE SET "
             "name = excluded.name, kind = excluded.kind, fund_holder = excluded.fund_holder",
-            (entry["party"], data["name"], data.get("fundHolder")),
+            (party, data["name"], data.get("fundHolder")),
         )
         cur.executemany(
-            "INSERT INTO memberships VALUES (?,?,?,NULL)",
-            [(entry["party"], m, entry["effectiveDate"]) for m in data["members"]],
+            "INSERT INTO memberships VALUES (?,?,?,NULL,?,NULL)",
+            [(party, m, entry["effectiveDate"], at) for m in data["members"]],
         )
     elif kind == "MembershipChanged" and data["change"] == "joined":
-        cur.execute(
-            "INSERT INTO memberships VALUES (?,?,?,NULL)", (entry["party"], data["member"], entry["effectiveDate"])
-        )
+        cur.execute("INSERT INTO memberships VALUES (?,?,?,NULL,?,NULL)", (party, data["member"], entry["effectiveDate"], at))
     elif kind == "MembershipChanged":
         cur.execute(
-            "UPDATE memberships SET left_on = ? WHERE organisation = ? AND member = ? AND left_on IS NULL",
-            (entry["effectiveDate"], entry["party"], data["member"]),
+            "UPDATE memberships SET left_on = ?, left_recorded = ? "
+            "WHERE organisation = ? AND member = ? AND left_on IS NULL",
+            (entry["effectiveDate"], at, party, data["member"]),
+        )
+    elif kind == "AllocationKeySet":
+        cur.execute(
+            "INSERT INTO allocation_keys VALUES (?,?,?,?,?,?,?)",
+            (e.position, party, entry["year"], data["basis"], data["policy"], orjson.dumps(data["weights"]).decode(), at),
         )
     elif kind == "ReserveEstablished":
         cur.execute(
             "INSERT INTO reserves VALUES (?,?,?,?,?)",
-            (entry["party"], data["reserve"], data["purpose"], int(data["revolving"]), entry["effectiveDate"]),
+            (party, data["reserve"], data["purpose"], int(data["revolving"]), entry["effectiveDate"]),
+        )
+    elif kind == "SubsidyGranted":
+        cur.execute(
+            "INSERT INTO subsidies VALUES (?,?,?,?,?,?,NULL,NULL)",
+            (party, data["subsidyId"], data["instrument"], data["startDate"], data.get("endDate"), at),
+        )
+    elif kind == "SubsidyEnded":
+        cur.execute(
+            "UPDATE subsidies SET ended_on = ?, ended_recorded = ? WHERE party = ? AND subsidy_id = ?",
+            (entry["effectiveDate"], at, party, data["subsidyId"]),
+        )
+    elif kind == "PlacementStarted":
+        cur.execute(
+            "INSERT INTO placements VALUES (?,?,?,?,?,?,NULL,NULL)",
+            (party, data["placementId"], data["kind"], repr(data["hoursPerWeek"]), entry["effectiveDate"], at),
+        )
+    elif kind == "PlacementEnded":
+        cur.execute(
+            "UPDATE placements SET ended = ?, ended_recorded = ? WHERE party = ? AND placement_id = ?",
+            (entry["effectiveDate"], at, party, data["placementId"]),
+        )
+    elif kind == "PlacementTargetSet":
+        cur.execute(
+            "INSERT INTO placement_targets VALUES (?,?,?,?,?,?,?)",
+            (e.position, party, entry["year"], data["kind"], repr(data["places"]), int(data["binding"]), at),
         )
 
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 from projections.db import ReadDB
 
 TRACKING = "projection_tracking"
+VERSION_TABLE = "read_model_version"
+# Raise when a table changes: a read model of another version is dropped and rebuilt
+# from the log when the projector starts (it holds nothing the log does not).
+SCHEMA_VERSION = 2
 
 TABLES = {
     TRACKING: "name TEXT PRIMARY KEY, position BIGINT NOT NULL",
@@ -22,7 +26,7 @@ TABLES = {
     "parties": "code TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, fund_holder TEXT",
     "memberships": (
         "organisation TEXT NOT NULL, member TEXT NOT NULL, joined TEXT NOT NULL, left_on TEXT, "
-        "PRIMARY KEY (organisation, member, joined)"
+        "joined_recorded TEXT NOT NULL, left_recorded TEXT, PRIMARY KEY (organisation, member, joined)"
     ),
     "budget_lines": (
         "party TEXT NOT NULL, year INTEGER NOT NULL, budget TEXT NOT NULL, sub_budget TEXT NOT NULL, "
@@ -42,6 +46,40 @@ TABLES = {
         "position BIGINT NOT NULL, party TEXT NOT NULL, reserve TEXT NOT NULL, effective_date TEXT NOT NULL, "
         "recorded_at TEXT NOT NULL, added BIGINT NOT NULL, withdrawn BIGINT NOT NULL, reflux BIGINT NOT NULL"
     ),
+    "winst_movements": (
+        "position BIGINT NOT NULL, party TEXT NOT NULL, year INTEGER NOT NULL, source TEXT, destination TEXT, "
+        "member TEXT, recorded_at TEXT NOT NULL, realised BIGINT NOT NULL, reinvested BIGINT NOT NULL"
+    ),
+    "organisation_charges": (
+        "position BIGINT NOT NULL, organisation TEXT NOT NULL, year INTEGER NOT NULL, unit TEXT NOT NULL, "
+        "recorded_at TEXT NOT NULL, cents BIGINT NOT NULL, usage TEXT"
+    ),
+    "allocation_keys": (
+        "position BIGINT PRIMARY KEY, organisation TEXT NOT NULL, year INTEGER NOT NULL, basis TEXT NOT NULL, "
+        "policy TEXT NOT NULL, weights TEXT NOT NULL, recorded_at TEXT NOT NULL"
+    ),
+    "placements": (
+        "party TEXT NOT NULL, placement_id TEXT NOT NULL, kind TEXT NOT NULL, hours TEXT NOT NULL, "
+        "started TEXT NOT NULL, started_recorded TEXT NOT NULL, ended TEXT, ended_recorded TEXT, "
+        "PRIMARY KEY (party, placement_id)"
+    ),
+    "placement_targets": (
+        "position BIGINT PRIMARY KEY, party TEXT NOT NULL, year INTEGER NOT NULL, kind TEXT NOT NULL, "
+        "places TEXT NOT NULL, binding INTEGER NOT NULL, recorded_at TEXT NOT NULL"
+    ),
+    "outflows": (
+        "position BIGINT NOT NULL, party TEXT NOT NULL, year INTEGER NOT NULL, extent TEXT NOT NULL, "
+        "recorded_at TEXT NOT NULL, clients INTEGER NOT NULL, avoided BIGINT NOT NULL"
+    ),
+    "subsidies": (
+        "party TEXT NOT NULL, subsidy_id TEXT NOT NULL, instrument TEXT NOT NULL, start_date TEXT NOT NULL, "
+        "end_date TEXT, granted_recorded TEXT NOT NULL, ended_on TEXT, ended_recorded TEXT, "
+        "PRIMARY KEY (party, subsidy_id)"
+    ),
+    "journal": (
+        "position BIGINT NOT NULL, party TEXT NOT NULL, year INTEGER NOT NULL, account TEXT NOT NULL, "
+        "recorded_at TEXT NOT NULL, debit BIGINT NOT NULL, credit BIGINT NOT NULL"
+    ),
 }
 
 INDEXES = [
@@ -50,6 +88,12 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS budget_movements_line ON budget_movements (party, year, budget, position)",
     "CREATE INDEX IF NOT EXISTS reserve_movements_reserve ON reserve_movements (party, reserve, effective_date)",
     "CREATE INDEX IF NOT EXISTS memberships_member ON memberships (member)",
+    "CREATE INDEX IF NOT EXISTS winst_movements_party ON winst_movements (party, year)",
+    "CREATE INDEX IF NOT EXISTS organisation_charges_year ON organisation_charges (organisation, year)",
+    "CREATE INDEX IF NOT EXISTS allocation_keys_year ON allocation_keys (organisation, year)",
+    "CREATE INDEX IF NOT EXISTS outflows_party ON outflows (party, year)",
+    "CREATE INDEX IF NOT EXISTS journal_party ON journal (party, account)",
+    "CREATE INDEX IF NOT EXISTS journal_position ON journal (position)",
 ]
 
 # Tables a rebuild empties (all but the tracking row, which it resets).
@@ -57,9 +101,18 @@ READ_MODEL_TABLES = [name for name in TABLES if name != TRACKING]
 
 
 def create_schema(db: ReadDB, projection: str) -> None:
+    """Create the read model, or drop and recreate one of another version (the
+    projector then rebuilds it from position 0)."""
     with db.transaction(write=True) as cur:
         if db.postgres:  # workers starting together must not race on CREATE TABLE
             cur.execute("SELECT pg_advisory_xact_lock(7243001)")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)")
+        row = cur.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
+        if row is None or row[0] != SCHEMA_VERSION:
+            for name in TABLES:
+                cur.execute(f"DROP TABLE IF EXISTS {name}")
+            cur.execute(f"DELETE FROM {VERSION_TABLE}")
+            cur.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (?)", (SCHEMA_VERSION,))
         for name, columns in TABLES.items():
             cur.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
         for statement in INDEXES:

@@ -1,0 +1,126 @@
+"""Splitting a shared organisation's charge among its members (domain.md section 6).
+
+Pure arithmetic, no storage: the read side hands in the year's items, key and
+memberships, and gets shares in whole cents that add up exactly to the total.
+
+- `solidariteit`: the whole net charge is pooled and split by the year's key.
+- `profijt`: each item with a usage split is divided by that usage (each member pays
+  for its own use); an item without one falls back to the key.
+- The key's weights are pro-rated by the days a member belonged to the organisation
+  in that year, so a member that joins on 1 July weighs about half.
+- Exact shares are kept as fractions and rounded once, by largest remainder
+  (Hamilton): every member gets the floor of its exact share, and the cents left over
+  go to the largest remainders, ties to the lower party code. A negative total (the
+  members receive) is rounded as the mirror image of the positive one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+
+from ledger.subsidy import exact
+
+POLICIES = ("solidariteit", "profijt")
+
+
+class NoKey(Exception):
+    """The split needs the year's allocation key and there is none (or it weighs nobody)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit's charge to the members in a year (negative: they receive)."""
+
+    unit: str
+    cents: int
+    usage: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Key:
+    """The allocation key in force for a year: the year it was set for, and its terms."""
+
+    year: int
+    basis: str
+    weights: Mapping[str, Any]
+    policy: str
+
+
+@dataclass(frozen=True)
+class Share:
+    party: str
+    weight: Fraction
+    cents: int
+
+
+def hamilton(total: int, exact_shares: Mapping[str, Fraction]) -> dict[str, int]:
+    """Round exact shares (summing to `total`) to whole cents that sum to `total` exactly."""
+    if total < 0:
+        return {party: -cents for party, cents in hamilton(-total, {p: -s for p, s in exact_shares.items()}).items()}
+    floors = {party: share.numerator // share.denominator for party, share in exact_shares.items()}
+    left = total - sum(floors.values())
+    by_remainder = sorted(exact_shares, key=lambda p: (-(exact_shares[p] - floors[p]), p))
+    for party in by_remainder[:left]:
+        floors[party] += 1
+    return floors
+
+
+def membership_days(periods: Iterable[tuple[str, str | None]], year: int) -> int:
+    """Days of `year` within the membership periods [joined, left)."""
+    first, after = date(year, 1, 1), date(year + 1, 1, 1)
+    days = 0
+    for joined, left in periods:
+        start = max(first, date.fromisoformat(joined))
+        end = min(after, date.fromisoformat(left)) if left is not None else after
+        days += max(0, (end - start).days)
+    return days
+
+
+def key_weights(key: Key, memberships: Mapping[str, Iterable[tuple[str, str | None]]], year: int) -> dict[str, Fraction]:
+    """The key's weights pro-rated by days of membership in `year`."""
+    days_in_year = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    return {
+        party: exact(weight) * membership_days(memberships.get(party, ()), year) / days_in_year
+        for party, weight in key.weights.items()
+    }
+
+
+def _by_weights(cents: int, weights: Mapping[str, Fraction]) -> dict[str, Fraction] | None:
+    total = sum(weights.values(), Fraction(0))
+    if total == 0:
+        return None
+    return {party: cents * w / total for party, w in weights.items()}
+
+
+def split(
+    items: Iterable[Item],
+    key: Key | None,
+    memberships: Mapping[str, Iterable[tuple[str, str | None]]],
+    year: int,
+    policy: str,
+) -> tuple[int, list[Share]]:
+    """The total charge and each party's share of it under `policy`; raise `NoKey`
+    when an amount must go by a key that is missing or weighs nobody."""
+    weights = key_weights(key, memberships, year) if key is not None else {}
+    exact_shares: dict[str, Fraction] = {party: Fraction(0) for party in weights}
+    total = 0
+    for item in items:
+        total += item.cents
+        parts = None
+        if policy == "profijt" and item.usage:
+            parts = _by_weights(item.cents, {p: exact(u) for p, u in item.usage.items()})
+        if parts is None:
+            parts = _by_weights(item.cents, weights)
+        if parts is None:
+            if item.cents == 0:
+                continue
+            raise NoKey("no allocation key with a positive weight for a member in this year")
+        for party, share in parts.items():
+            exact_shares[party] = exact_shares.get(party, Fraction(0)) + share
+    cents = hamilton(total, exact_shares)
+    shares = [Share(party, weights.get(party, Fraction(0)), cents[party]) for party in sorted(exact_shares)]
+    return total, shares

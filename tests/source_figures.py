@@ -1,0 +1,192 @@
+"""Published figures from the seed documents, as test data.
+
+The tests rebuild these numbers through the ledger. If they came out of the
+code under test, a test could only show that the code agrees with itself.
+Every figure is written as published: money in integer euro cents, and each
+one names the seed file and lines it comes from (`/work/shared/seeds/`,
+"seed 000" = 000_24dcaef7cdbd6af0.txt and so on). Where a source disagrees with
+itself, the figure stays as published and a comment says so (domain.md §8).
+Values the sources do not give are marked `# illustrative: not in the source`.
+"""
+
+from __future__ import annotations
+
+EURO = 100  # cents per euro
+
+# --- 1. Lelystad: integratie-uitkering Participatiewet 2015-2019 -------------------
+# Seed 000, Bijlage 3. Unit: "bedragen x €1,-" (whole euros, L1851, L1865, L1875,
+# L1887), so cents = euros * 100 exactly.
+# The header says "Berichtgeving dec 2015", but the document is dated June 2015 (L1467).
+LELYSTAD = "GM0995"
+LELYSTAD_INTEGRATIE_UITKERING = {
+    # a: klassieke doelgroep (oud Wwb), "obv rekenmodel van 18 december 2014"  L1873
+    # b: nieuwe doelgroep, "in lijn met ontwikkeling macrobedragen"              L1885
+    # c: sociale werkvoorziening (Wsw), same method                             L1897
+    # total: "Bedrag Lelystad IU Participatiewet (A+B+C)"                        L1899
+    # Every published total equals a + b + c.
+    2015: {"a": 3_940_245 * EURO, "b": 173_547 * EURO, "c": 7_873_942 * EURO, "total": 11_987_734 * EURO},
+    2016: {"a": 3_631_807 * EURO, "b": 424_521 * EURO, "c": 7_259_024 * EURO, "total": 11_315_352 * EURO},
+    2017: {"a": 3_334_512 * EURO, "b": 673_724 * EURO, "c": 6_673_935 * EURO, "total": 10_682_171 * EURO},
+    2018: {"a": 3_196_837 * EURO, "b": 898_257 * EURO, "c": 6_130_636 * EURO, "total": 10_225_730 * EURO},
+    2019: {"a": 3_213_363 * EURO, "b": 1_054_604 * EURO, "c": 5_730_126 * EURO, "total": 9_998_093 * EURO},
+}
+# Inconsistency (digest 000 §5): b is said to follow the macro trend, but
+# 173.547 * macro(year)/macro(2015) gives 424.522 / 673.726 / 898.259 / 1.054.606,
+# one or two euros above the published 2016-2019 figures. c matches the trend.
+# Kept as published. 2015 also appears in the text: A L1449, C L1454, B L1456, and
+# A+B = 4.113.792 at L1809.
+
+# The national macro amounts behind the shares, whole euros ("afgerond"), L1857-1863.
+# Each published total equals a + b + c.
+LELYSTAD_MACRO = {
+    2015: {"a": 595_072_000 * EURO, "b": 27_717_000 * EURO, "c": 2_271_390_000 * EURO, "total": 2_894_179_000 * EURO},
+    2016: {"a": 558_796_000 * EURO, "b": 67_800_000 * EURO, "c": 2_094_005_000 * EURO, "total": 2_720_601_000 * EURO},
+    2017: {"a": 522_878_000 * EURO, "b": 107_600_000 * EURO, "c": 1_925_225_000 * EURO, "total": 2_555_703_000 * EURO},
+    2018: {"a": 511_076_000 * EURO, "b": 143_460_000 * EURO, "c": 1_768_500_000 * EURO, "total": 2_423_036_000 * EURO},
+    2019: {"a": 513_718_000 * EURO, "b": 168_430_000 * EURO, "c": 1_652_965_000 * EURO, "total": 2_335_113_000 * EURO},
+}
+
+# --- 2. Lelystad: NUON reserve ----------------------------------------------------
+# Seed 000 L1449-1452: "€ 1.000.000 (eigen gemeentelijke bijdrage NUON reserve)", listed
+# next to the 2015 klassieke-doelgroep budget of € 3.940.245.
+# Seed 000 L1460-1463: "NB. Voor wat betreft het bedrag € 3.940.245 is in de voorstellen van
+#   de Kadernota 2016 meegenomen om vanuit de NUON reserve voor een periode van drie jaar,
+#   jaarlijks 1 miljoen aan dit budget toe te voegen. De revenuen hiervan zullen tot een
+#   totaal van het beschikbaar gestelde bedrag terugvloeien in de NUON reserve."
+NUON_RESERVE = {
+    "party": LELYSTAD,
+    "reserve": "nuon",
+    # illustrative: not in the source. The source gives no balance. 3m is the smallest
+    # balance that covers the three withdrawals, so a fourth 1m without reflux would
+    # make the reserve negative.
+    "openingCents": 3_000_000 * EURO,
+    # "voor een periode van drie jaar, jaarlijks 1 miljoen" (L1460-1462). The years are
+    # not stated. 2016-2018 is our reading of "Kadernota 2016"; L1449-1452 could also
+    # be read as starting in 2015.
+    "withdrawals": {2016: 1_000_000 * EURO, 2017: 1_000_000 * EURO, 2018: 1_000_000 * EURO},
+    # The money goes to the A budget (klassieke doelgroep, € 3.940.245): L1460-1461.
+    "toBudget": "participatiebudget",
+    # "tot een totaal van het beschikbaar gestelde bedrag terugvloeien" (L1462-1463):
+    # the total reflux is capped at the total withdrawn.
+    "refluxCapCents": 3_000_000 * EURO,
+}
+
+# --- 3. Regionaal Werkbedrijf Stedendriehoek en Noord-Veluwe ----------------------
+# Seed 003. CBS codes are ours; the source gives names only.
+# The 14 gemeenten: footnote 2 at L152-155, and "bestaat uit 14 gemeenten" at L1282-1283.
+RWB_MEMBERS = {
+    "GM0200": "Apeldoorn",
+    "GM0213": "Brummen",
+    "GM0232": "Epe",
+    "GM0285": "Voorst",
+    "GM0150": "Deventer",
+    "GM0175": "Olst-Wijhe",  # "Olst/Wijhe" at L1289
+    "GM0301": "Zutphen",
+    "GM0262": "Lochem",
+    "GM0243": "Harderwijk",
+    "GM0230": "Elburg",
+    "GM0233": "Ermelo",
+    "GM0302": "Nunspeet",
+    "GM0273": "Putten",
+    "GM0050": "Zeewolde",
+}
+# Hattem, Heerde and Oldebroek are not RWB members. Oldebroek is only in the GR
+# Noord-Veluwe below; Hattem and Heerde are not in the source at all.
+
+# Subregions, each with one seat on the board: L1285-1293.
+RWB_SUBREGIONS = {
+    "apeldoorn": ("GM0200", "GM0213", "GM0232", "GM0285"),
+    "deventer": ("GM0150", "GM0175"),
+    "harderwijk": ("GM0230", "GM0233", "GM0243", "GM0302", "GM0273", "GM0050"),
+    "zutphen": ("GM0262", "GM0301"),
+}
+
+# GR Stedendriehoek, eight gemeenten: L205-209.
+GR_STEDENDRIEHOEK_MEMBERS = ("GM0200", "GM0213", "GM0150", "GM0232", "GM0262", "GM0175", "GM0285", "GM0301")
+# GR Noord-Veluwe: five of the six Noord-Veluwe gemeenten (not Zeewolde), plus
+# Oldebroek (GM0269), which belongs to arbeidsmarktregio IJssel-Vecht: L209-215.
+GR_NOORD_VELUWE_MEMBERS = ("GM0230", "GM0233", "GM0243", "GM0302", "GM0273", "GM0269")
+
+# Apeldoorn is the centrumgemeente (L1283-1284). The Rijk pays the money "via de
+# centrumgemeente" (L1836-1838).
+RWB_FUND_HOLDER = "GM0200"
+
+# Rijk setup money, "€1 miljoen" (L1814-1815), "beschikbaar in drie delen" (L1832-1835).
+# Published as "€ 100.000,--". The tranches add up to the 1m.
+RWB_RIJK_TRANCHES = (
+    (2014, 100_000 * EURO),  # L1833
+    (2015, 500_000 * EURO),  # L1834
+    (2016, 400_000 * EURO),  # L1835
+)
+RWB_RIJK_TOTAL = 1_000_000 * EURO  # L1814
+
+# Begroting 2015: Bijlage 5 "Concept begroting Regionaal Werkbedrijf" (L2558-2632).
+# The names are the "Ondersteuning" column as published (line breaks joined); the
+# codes are ours. The nine lines add up to the published total, which equals the 2015 tranche.
+RWB_BEGROTING_2015 = {
+    "ambtelijke-ondersteuning": ("Ambtelijke (beleids)ondersteuning Regionaal Werkbedrijf", 60_000 * EURO),  # L2562-2563, L2569
+    "clientenparticipatie": ("Faciliteren Cliëntenparticipatie", 20_000 * EURO),  # L2571, L2574
+    "secretariele-ondersteuning": ("Secretariële ondersteuning Regionaal Werkbedrijf", 20_000 * EURO),  # L2576-2577, L2582
+    "werkgeversdienstverlening": (
+        "Doorontwikkelen regionale werkgeversdienstverlening; uitvoering marktbewerkingsplan",
+        40_000 * EURO,
+    ),  # L2584-2586, L2595
+    "basispakket-instrumenten": ("Inhoudelijke uitwerking van het basispakket aan instrumenten", 60_000 * EURO),  # L2597-2598, L2604
+    # The odd wording "realiseren gerealiseerde" is in the source.
+    "monitoring-banen": ("Monitoring realiseren gerealiseerde banen", 40_000 * EURO),  # L2606, L2609
+    "communicatie": ("Communicatie", 60_000 * EURO),  # L2611, L2614
+    "ontwikkelbudget": ("Ontwikkelbudget nieuwe projecten", 100_000 * EURO),  # L2616, L2621
+    "onvoorzien": ("Onvoorzien", 100_000 * EURO),  # L2623, L2627
+}
+RWB_BEGROTING_2015_TOTAL = 500_000 * EURO  # "Totaal € 500.000,-" L2629
+
+# --- 4. Drentsche Aa (Alescon + ISD-AAT business case) ----------------------------
+# Seed 004 mentions "de drie gemeenten" (L276, L1426) but never names them. ISD-AAT
+# serves Aa en Hunze, Assen and Tynaarlo. That is outside knowledge, not the source.
+DRENTSCHE_AA_MEMBERS = {
+    "GM1680": "Aa en Hunze",
+    "GM0106": "Assen",
+    "GM1730": "Tynaarlo",
+}
+
+# Wsw unit results for 2015, in cents; a negative value is a deficit.
+DRENTSCHE_AA_UNITS_2015 = {
+    # 310 persons; costs € 10,4 mln, rijksmiddelen € 8,4 mln; "Het tekort bedraagt naar
+    # verwachting in 2015 € 2 miljoen" (L1581-1595).
+    "beschut": -2_000_000 * EURO,
+    # 160 persons; revenue € 4,4 mln, costs € 4 mln; "Het overschot ... in 2015 € 0,4 miljoen"
+    # (L1626-1638).
+    "woo": 400_000 * EURO,
+    # 310 persons; revenue € 6,7 mln, costs € 6,4 mln; "Het overschot ... in 2015 € 0,3
+    # miljoen" (L1658-1678). Costs exclude the coaches (footnote 8, L1681-1684).
+    "detachering": 300_000 * EURO,
+}
+# Headcounts by unit (L1581, L1626, L1664). The illustrative usage below adds up to these.
+DRENTSCHE_AA_HEADCOUNT_2015 = {"beschut": 310, "woo": 160, "detachering": 310}
+
+# illustrative: not in the source. Approximate CBS inhabitant counts around 2015,
+# rounded to hundreds.
+DRENTSCHE_AA_INWONERS = {"GM1680": 25_300, "GM0106": 67_300, "GM1730": 33_100}
+
+# illustrative: not in the source. Wsw employees per member and unit. The source's
+# per-municipality annexes (L2094, L2105) are missing from the extracted text. The
+# shares differ from the inhabitant shares, so a profijt split (by usage) differs from
+# a solidariteit split (by inhabitants). Principle: L1936-1944.
+DRENTSCHE_AA_USAGE = {
+    "beschut": {"GM1680": 50, "GM0106": 200, "GM1730": 60},
+    "woo": {"GM1680": 25, "GM0106": 110, "GM1730": 25},
+    "detachering": {"GM1680": 70, "GM0106": 160, "GM1730": 80},
+}
+
+# Costs per FTE of new beschut werk, in cents (L1610-1618).
+BESCHUT_WERK_PER_FTE = {
+    "lks": 16_000 * EURO,  # "loonkostensubsidie van 70% WML (€ 16.000/Fte)" L1610
+    "begeleiding": 7_000 * EURO,  # "begeleidingsbedrag van € 7.000/Fte" L1614
+    "exploitatietekort": 4_300 * EURO,  # "exploitatietekort van € 4.300/Fte" L1616
+}
+# Funding: LKS "gefinancierd uit het Inkomensdeel" (L1610-1612), the other two "uit het
+# Participatiebudget" (L1614-1616).
+BESCHUT_WERK_FUNDING = {"lks": "inkomensdeel", "begeleiding": "participatiebudget", "exploitatietekort": "participatiebudget"}
+# Inconsistency (digest 004 §3): € 4.300 is said to be "conform het tekort per Wsw-er in
+# beschut werk" (L1616-1618), but the 2015 deficit of € 2 mln over 310 persons is about
+# € 6.452 each. Both are kept as published.
