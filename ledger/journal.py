@@ -35,9 +35,8 @@ the journal is positive.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from ledger.effects import effects_of
+from ledger.effects import Effects
 
 MEANS = "middelen"
 
@@ -58,9 +57,8 @@ def _signed(account: str, credit: int) -> Posting:
     return Posting(account, -credit, 0) if credit < 0 else Posting(account, 0, credit)
 
 
-def postings_of(entry: dict[str, Any], derived: dict[str, Any] | None = None) -> list[Posting]:
-    """The balanced postings of one stored event (none for an event that moves no money)."""
-    effects = effects_of(entry, derived)
+def postings(effects: Effects) -> list[Posting]:
+    """The balanced postings of one event's effects (none for an event that moves no money)."""
     credits: dict[str, int] = {}
 
     def credit(account: str, cents: int) -> None:

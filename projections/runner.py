@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ledger.application import Ledger, LoggedEvent
 from ledger.effects import effects_of
-from ledger.journal import postings_of
+from ledger.journal import postings
 from projections.db import Cursor, ReadDB
 from projections.schema import READ_MODEL_TABLES, TRACKING, create_schema
 
@@ -72,7 +72,7 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         for c in effects.charges:
             usage = orjson.dumps(c.usage).decode() if c.usage else None
             rows["organisation_charges"].append((position, party, c.year, c.unit, at, c.amount, usage))
-        for p in postings_of(entry, e.derived):
+        for p in postings(effects):
             rows["journal"].append((position, party, year, p.account, at, p.debit, p.credit))
         _apply_outflow(rows["outflows"], e)
         _apply_registry(cur, e)
