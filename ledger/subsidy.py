@@ -15,7 +15,8 @@ through the month of `endDate` (the month of a `SubsidyEnded` if earlier). An
 open-ended grant is committed through December of the latest year in which its terms
 were set (the grant, or a yearly `LoonwaardeMeasured`), so each yearly re-measurement
 extends the commitment into its year. A re-measurement changes the amount from the
-month of its effective date on.
+month of its effective date on. A `SubsidyEnded` dated after that December commits the
+months up to its date: the grant ran them, so they are owed.
 
 What stands on a budget line as `committed` for a year is what is planned for that
 year less what was paid in it, never below zero: a payment moves committed to spent.
@@ -110,11 +111,14 @@ def planned(grant: dict[str, Any]) -> dict[int, int]:
     """Cents committed per budget year by the grant's terms, before payments."""
     last = _month(grant["end"]) if grant["end"] is not None else f"{grant['horizon']:04d}-12"
     terms = sorted(grant["terms"])
-    out: dict[int, int] = {}
+    months: dict[tuple[int, int | float], int] = {}  # (year, loonwaarde) -> months at that rate
     for month in _months(_month(grant["start"]), last):
         loonwaarde = [pct for since, pct in terms if since <= month][-1]
-        year = int(month[:4])
-        out[year] = out.get(year, 0) + monthly_cents(grant["wml"], loonwaarde, grant["partTime"], year)
+        key = (int(month[:4]), loonwaarde)
+        months[key] = months.get(key, 0) + 1
+    out: dict[int, int] = {}
+    for (year, loonwaarde), count in months.items():
+        out[year] = out.get(year, 0) + count * monthly_cents(grant["wml"], loonwaarde, grant["partTime"], year)
     return out
 
 

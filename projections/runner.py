@@ -89,12 +89,15 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
 
 
 def _apply_outflow(rows: list[tuple[Any, ...]], e: LoggedEvent) -> None:
-    """An outflow counts one client and its notional avoided benefit; its correction takes both back."""
+    """An outflow counts one client and its notional avoided benefit; its correction takes
+    both back out of the outflow's own year (a count is not money: there is no later year
+    to book it in, and a year must never show fewer than no clients)."""
     entry = e.entry
     if entry["type"] == "OutflowRegistered":
         sign, data, year = 1, entry["data"], entry["year"]
     elif entry["type"] == "Correction" and e.derived["original"]["type"] == "OutflowRegistered":
-        sign, data, year = -1, e.derived["original"]["data"], entry["year"]
+        original = e.derived["original"]
+        sign, data, year = -1, original["data"], original["year"]
     else:
         return
     rows.append((e.position, entry["party"], year, data["extent"], e.recorded_at, sign, sign * data["avoidedBenefitCents"]))
