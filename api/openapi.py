@@ -308,6 +308,23 @@ def _organisation_schemas() -> dict[str, Any]:
                 "accounts": {"type": "array", "items": _ref("AccountBalance")},
             },
         ),
+        "TrailEntry": _object(
+            ["position", "id", "type", "effectiveDate", "recordedAt", "postedBy", "subBudget"],
+            {
+                "position": {"type": "integer"},
+                "id": {"type": "string", "format": "uuid"},
+                "type": {"type": "string"},
+                "effectiveDate": {"type": "string", "format": "date"},
+                "reference": {"type": ["string", "null"]},
+                "recordedAt": {"type": "string", "format": "date-time"},
+                "postedBy": {"type": "string"},
+                "subBudget": {"type": ["string", "null"]},
+                "allocatedCents": _cents("Allocated by this event on this line"),
+                "incomeCents": _cents("Income"),
+                "spentCents": _cents("Spent"),
+                "committedCents": _cents("Committed"),
+            },
+        ),
         "AccountBalance": _object(
             ["party", "account", "debitCents", "creditCents", "balanceCents"],
             {
@@ -451,6 +468,14 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
             "getTrialBalance", "journal", "Debits and credits of the journal (per account for one party)",
             [_PARTY, _query("position", "Only events up to this log position", {"type": "integer", "minimum": 0}), _AS_OF],
             _ok("The trial balance", _ref("TrialBalance"), csv=True), secured,
+        ),
+        "/v1/balances/{party}/{year}/{budget}/trail": _read(
+            "listTrail", "balances", "Every event behind a budget's figures, in log order, with who posted it",
+            [{"name": "party", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"}},
+             {"name": "year", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1900, "maximum": 2999}},
+             {"name": "budget", "in": "path", "required": True, "schema": {"type": "string"}},
+             _AS_OF, _PAGE, _PAGE_SIZE],
+            _ok("The trail", _page_of("TrailEntry"), csv=True), secured,
         ),
         "/v1/journal": _read(
             "listPostings", "journal", "A party's double-entry postings in log order",

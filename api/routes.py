@@ -331,3 +331,18 @@ async def journal(request: web.Request) -> web.Response:
     page, size = page_params(request)
     rows, count = await run(queries.journal, db, party=party, year=year, as_of=as_of, offset=(page - 1) * size, limit=size)
     return paged(request, rows, count, page, size)
+
+
+@routes.get("/v1/balances/{party}/{year}/{budget}/trail")
+async def trail(request: web.Request) -> web.Response:
+    """Every event behind a budget's figures, for the auditor tracing a euro back."""
+    principal = await principal_of(request)
+    db = request.app[state.DB]
+    party, budget = request.match_info["party"], request.match_info["budget"]
+    await run(check_read, principal, db, party)
+    try:
+        year = int(request.match_info["year"])
+    except ValueError:
+        raise bad_param("year", "must be a whole number", "integer") from None
+    rows = await run(queries.trail, db, party, year, budget, as_of_param(request))
+    return page_of(request, rows, "trail")

@@ -475,3 +475,38 @@ def journal(
         {"position": int(pos), "party": party, "year": y, "account": a, "debitCents": int(d), "creditCents": int(c), "recordedAt": at}
         for pos, y, a, d, c, at in rows
     ], int(count)
+
+
+def trail(
+    db: ReadDB, party: str, year: int, budget: str, as_of: str | None = None
+) -> list[dict[str, Any]]:
+    """Every event behind one budget's figures, in log order: what it moved on which
+    line, and who posted it when, so each euro traces back to its postings."""
+    where, params = _recorded("m.recorded_at", as_of)
+    with db.transaction() as cur:
+        rows = cur.execute(
+            "SELECT m.position, m.sub_budget, m.allocated, m.income, m.spent, m.committed, e.body "
+            "FROM budget_movements m JOIN log_events e ON e.position = m.position "
+            f"WHERE m.party = ? AND m.year = ? AND m.budget = ?{where} ORDER BY m.position, m.sub_budget",
+            [party, year, budget, *params],
+        ).fetchall()
+    out = []
+    for position, sub, allocated, income, spent, committed, body in rows:
+        event = orjson.loads(body)
+        out.append(
+            {
+                "position": int(position),
+                "id": event["id"],
+                "type": event["type"],
+                "effectiveDate": event["effectiveDate"],
+                "reference": event.get("reference"),
+                "recordedAt": event["recordedAt"],
+                "postedBy": event["postedBy"],
+                "subBudget": sub or None,
+                "allocatedCents": int(allocated),
+                "incomeCents": int(income),
+                "spentCents": int(spent),
+                "committedCents": int(committed),
+            }
+        )
+    return out

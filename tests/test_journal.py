@@ -56,3 +56,25 @@ async def test_the_journal_lists_each_events_postings(api: Api) -> None:
     assert "budget/2018/participatiebudget" in await r.text()
     status, body = await api.get(api.token("gemeente", "GM0001"), "/v1/journal", party="GM0439")
     assert status == 403
+
+
+async def test_the_trail_traces_every_euro_of_a_budget_to_its_events(api: Api) -> None:
+    gemeente = await post_purmerend(api)
+    path = "/v1/balances/GM0439/2018/participatiebudget/trail"
+    status, body = await api.get(gemeente, path, pageSize=1000)
+    assert status == 200, body
+    rows = body["results"]
+    # 2018 (seed 002): one allocation, one reserve withdrawal, one algemene-middelen income
+    # and eleven cost lines (projecten ended in 2014).
+    assert [r["type"] for r in rows].count("CostBooked") == 11 and len(rows) == 14
+    assert [r["position"] for r in rows] == sorted(r["position"] for r in rows)
+    assert all(r["postedBy"].startswith("gemeente:") and r["recordedAt"] for r in rows)
+    # The events add up to the figure shown: the saldo of -22,616 euro.
+    assert sum(r["allocatedCents"] + r["incomeCents"] - r["spentCents"] for r in rows) == -2_261_600
+    withdrawal = next(r for r in rows if r["type"] == "ReserveWithdrawn")
+    assert withdrawal["incomeCents"] == 18_919_800
+    # Known at the first event's recording, the trail held only what was posted by then.
+    status, earlier = await api.get(gemeente, path, asOf=rows[0]["recordedAt"])
+    assert [r["id"] for r in earlier["results"]] == [r["id"] for r in rows if r["recordedAt"] <= rows[0]["recordedAt"]]
+    assert (await api.get(api.token("gemeente", "GM0001"), path))[0] == 403
+    assert (await api.get(gemeente, "/v1/balances/GM0439/twenty/participatiebudget/trail"))[0] == 400
