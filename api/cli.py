@@ -1,4 +1,4 @@
-"""The `ledger` command: serve, project, token, demo, rebuild, export.
+"""The `ledger` command: serve, project, token, demo, rebuild, export, import.
 
 The database is `--db URL` or LEDGER_DB (default sqlite:///./ledger.db).
 """
@@ -151,6 +151,59 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Read an export into an empty ledger: same events, positions, posters and recorded
+    instants, every rule checked again; stops at the first event that does not fit."""
+    from datetime import datetime
+    from itertools import groupby
+
+    from ledger.application import BatchRefused
+    from ledger.events import InvalidEvent, parse_event
+
+    ledger, _, projector = _open(_settings(args))
+    if ledger.head() != 0:
+        print("ledger import: the ledger is not empty; import into a new database", file=sys.stderr)
+        return 2
+    source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    with source:
+        try:
+            for chunk in _chunks(source, 1000):
+                for poster, same_poster in groupby(chunk, key=lambda row: row[1]["postedBy"]):
+                    rows = list(same_poster)
+                    events = [parse_event({k: v for k, v in r.items() if k in _ENTRY_FIELDS}) for _, r in rows]
+                    stamps = [datetime.fromisoformat(r["recordedAt"]) for _, r in rows]
+                    result = ledger.restore(events, poster, stamps)
+                    for (line, r), accepted in zip(rows, result.results, strict=True):
+                        if r["position"] != accepted.position:
+                            raise ValueError(f"line {line}: position {r['position']} became {accepted.position}")
+        except (InvalidEvent, BatchRefused, KeyError, ValueError) as e:
+            print(f"ledger import: {e}; nothing after the last whole batch was stored", file=sys.stderr)
+            return 1
+    count = projector.catch_up()
+    print(f"imported {ledger.head()} events; projected {count}", file=sys.stderr)
+    return 0
+
+
+_ENTRY_FIELDS = frozenset({"id", "type", "party", "effectiveDate", "year", "reference", "data"})
+
+
+def _chunks(lines: Any, size: int) -> Any:
+    """Lists of up to `size` (line number, exported event) pairs."""
+    chunk: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            chunk.append((number, orjson.loads(line)))
+        except orjson.JSONDecodeError:
+            raise ValueError(f"line {number} is not JSON") from None
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ledger", description="Participatiewet budget ledger")
     p.add_argument("--db", help="database URL (default: LEDGER_DB or sqlite:///./ledger.db)")
@@ -179,6 +232,9 @@ def parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     rebuild.set_defaults(func=cmd_rebuild)
     sub.add_parser("export", help="write the event log as NDJSON to stdout").set_defaults(func=cmd_export)
+    imp = sub.add_parser("import", help="read an export into an empty ledger")
+    imp.add_argument("file", nargs="?", default="-", help="NDJSON file (default: stdin)")
+    imp.set_defaults(func=cmd_import)
     return p
 
 

@@ -25,7 +25,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
 
-from ledger.book import Book
+from ledger.book import RECORDED_AT, Book
 from ledger.events import ADMIN_ONLY_TYPES, Event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
@@ -137,6 +137,17 @@ class Ledger(Application[UUID]):
 
     # --- writing ----------------------------------------------------------------
 
+    def restore(self, events: Sequence[Event], posted_by: str, recorded_at: Sequence[datetime]) -> PostResult:
+        """Record events exported from another ledger with the instants they were first
+        recorded; every rule is checked again, so a log that was tampered with is refused."""
+        with self._write_lock:
+            batch = _Batch(self)
+            try:
+                return self._post_once(events, posted_by, batch, recorded_at)
+            finally:
+                if not batch.stored:
+                    self._evict(batch.books)
+
     def post(self, events: Sequence[Event], posted_by: str) -> PostResult:
         """Store every event of the batch, or none: raise `BatchRefused` or `IdReused`."""
         if len({e.id for e in events}) != len(events):
@@ -154,7 +165,9 @@ class Ledger(Application[UUID]):
                         self._evict(batch.books)
         raise AssertionError("unreachable")
 
-    def _post_once(self, events: Sequence[Event], posted_by: str, batch: _Batch) -> PostResult:
+    def _post_once(
+        self, events: Sequence[Event], posted_by: str, batch: _Batch, recorded_at: Sequence[datetime] | None = None
+    ) -> PostResult:
         receipts = self.recorder.receipts([e.id for e in events])  # type: ignore[attr-defined]
         results: list[Accepted | None] = [None] * len(events)
         reused = []
@@ -174,10 +187,13 @@ class Ledger(Application[UUID]):
         violations: list[tuple[int, RuleViolation]] = []
         pending = []
         for i, e in fresh:
+            stamp = RECORDED_AT.set(recorded_at[i] if recorded_at is not None else None)
             try:
                 pending.extend(self._decide(e, posted_by, batch))
             except RuleViolation as v:
                 violations.append((i, v))
+            finally:
+                RECORDED_AT.reset(stamp)
         if violations:
             raise BatchRefused(violations)
 

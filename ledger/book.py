@@ -18,10 +18,12 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import datetime
 from fractions import Fraction
 from typing import Any, Protocol
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo, event
 
 from ledger import subsidy
 from ledger.effects import Effects, LineDelta, effects_of
@@ -77,8 +79,18 @@ def placement_measure(kind: str, hours_per_week: int | float) -> Fraction:
     return subsidy.exact(hours_per_week) / 25 if kind == "banenafspraak" else Fraction(1)
 
 
+# When set, the instant the event being recorded was first recorded: an import of an
+# exported log keeps every event's recordedAt, so as-of reads answer as before.
+RECORDED_AT: ContextVar[datetime | None] = ContextVar("recorded_at", default=None)
+
+
 class Book(Aggregate):
     """The books of one gemeente or shared organisation."""
+
+    class Event(Aggregate.Event):
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return RECORDED_AT.get() or datetime_now_with_tzinfo()
 
     @staticmethod
     def create_id(party: str) -> uuid.UUID:

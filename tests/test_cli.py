@@ -99,3 +99,29 @@ def test_serve_answers_over_http(store: str) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_export_then_import_into_an_empty_ledger_gives_identical_reads(store: str, tmp_path: Any) -> None:
+    ledger(store, "demo")
+    exported = ledger(store, "export").stdout
+    target = f"sqlite:///{tmp_path}/imported.db"
+    (tmp_path / "log.ndjson").write_text(exported)
+    out = ledger(target, "import", str(tmp_path / "log.ndjson"))
+    assert "imported 74 events" in out.stderr
+    assert _reads(target) == _reads(store)
+    # The same log, position by position: content, poster and recorded instant.
+    assert ledger(target, "export").stdout == exported
+    again = ledger(target, "import", str(tmp_path / "log.ndjson"), check=False)
+    assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_import_refuses_a_log_that_breaks_the_rules(store: str, tmp_path: Any) -> None:
+    ledger(store, "demo")
+    lines = ledger(store, "export").stdout.splitlines()
+    # Tampered: a 2018 reserve withdrawal doubled would take the reserve below zero.
+    events = [orjson.loads(line) for line in lines]
+    withdrawal = next(e for e in events if e["type"] == "ReserveWithdrawn" and e["year"] == 2018)
+    withdrawal["data"]["amountCents"] *= 2
+    (tmp_path / "log.ndjson").write_bytes(b"\n".join(orjson.dumps(e) for e in events))
+    out = ledger(f"sqlite:///{tmp_path}/imported.db", "import", str(tmp_path / "log.ndjson"), check=False)
+    assert out.returncode == 1 and "reserve-below-zero" in out.stderr
