@@ -172,7 +172,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                     rows = list(same_poster)
                     events = [parse_event({k: v for k, v in r.items() if k in _ENTRY_FIELDS}) for _, r in rows]
                     stamps = [datetime.fromisoformat(r["recordedAt"]) for _, r in rows]
-                    result = ledger.restore(events, poster, stamps)
+                    result = ledger.post(events, poster, recorded_at=stamps)
                     for (line, r), accepted in zip(rows, result.results, strict=True):
                         if r["position"] != accepted.position:
                             raise ValueError(f"line {line}: position {r['position']} became {accepted.position}")

@@ -239,12 +239,22 @@ async def reserves(request: web.Request) -> web.Response:
     return page_of(request, rows, "reserves")
 
 
-def one_party(request: web.Request, principal: Principal) -> str:
-    """`?party=`, or the token's own party when it is bound to one."""
-    party = party_param(request) or principal.party
+async def read_party(request: web.Request, party: str | None = None) -> str:
+    """Authenticate, then the one party this read is about (`party`, else `?party=`,
+    else the token's own), refused unless the token may read it."""
+    principal = await principal_of(request)
+    party = party or party_param(request) or principal.party
     if party is None:
         raise bad_param("party", "name the party, e.g. ?party=GM0439", "required")
+    await run(check_read, principal, request.app[state.DB], party)
     return party
+
+
+def required_year(request: web.Request) -> int:
+    year = int_param(request, "year", None, 1900, 2999)
+    if year is None:
+        raise bad_param("year", "name the year, e.g. ?year=2015", "required")
+    return year
 
 
 def policy_param(request: web.Request) -> str | None:
@@ -260,13 +270,9 @@ def no_key(e: split.NoKey) -> Problem:
 
 @routes.get("/v1/organisations/{code}/cost-split")
 async def cost_split(request: web.Request) -> web.Response:
-    principal = await principal_of(request)
     db = request.app[state.DB]
-    code = request.match_info["code"]
-    await run(check_read, principal, db, code)
-    year = int_param(request, "year", None, 1900, 2999)
-    if year is None:
-        raise bad_param("year", "name the year, e.g. ?year=2015", "required")
+    code = await read_party(request, request.match_info["code"])
+    year = required_year(request)
     policy, as_of = policy_param(request), as_of_param(request)
     if await run(queries.party_kind, db, code, as_of) != "organisation":
         raise not_found(f"{code} is not a shared organisation")
@@ -281,10 +287,8 @@ async def cost_split(request: web.Request) -> web.Response:
 
 @routes.get("/v1/winst")
 async def winst(request: web.Request) -> web.Response:
-    principal = await principal_of(request)
     db = request.app[state.DB]
-    party = one_party(request, principal)
-    await run(check_read, principal, db, party)
+    party = await read_party(request)
     year = int_param(request, "year", None, 1900, 2999)
     body = await run(queries.winst, db, party, year, policy_param(request), as_of_param(request))
     return json_response(body)
@@ -292,13 +296,9 @@ async def winst(request: web.Request) -> web.Response:
 
 @routes.get("/v1/kpis")
 async def kpis(request: web.Request) -> web.Response:
-    principal = await principal_of(request)
     db = request.app[state.DB]
-    party = one_party(request, principal)
-    await run(check_read, principal, db, party)
-    year = int_param(request, "year", None, 1900, 2999)
-    if year is None:
-        raise bad_param("year", "name the year, e.g. ?year=2016", "required")
+    party = await read_party(request)
+    year = required_year(request)
     body = await run(queries.kpis, db, party, year, as_of_param(request))
     if wants_csv(request):
         return csv_response(body["placements"], "kpis")
@@ -319,10 +319,8 @@ async def trial_balance(request: web.Request) -> web.Response:
 @routes.get("/v1/journal")
 async def journal(request: web.Request) -> web.Response:
     """One party's postings, paged in the database (a journal grows with every event)."""
-    principal = await principal_of(request)
     db = request.app[state.DB]
-    party = one_party(request, principal)
-    await run(check_read, principal, db, party)
+    party = await read_party(request)
     year = int_param(request, "year", None, 1900, 2999)
     as_of = as_of_param(request)
     if wants_csv(request):
@@ -336,10 +334,9 @@ async def journal(request: web.Request) -> web.Response:
 @routes.get("/v1/balances/{party}/{year}/{budget}/trail")
 async def trail(request: web.Request) -> web.Response:
     """Every event behind a budget's figures, for the auditor tracing a euro back."""
-    principal = await principal_of(request)
     db = request.app[state.DB]
-    party, budget = request.match_info["party"], request.match_info["budget"]
-    await run(check_read, principal, db, party)
+    party = await read_party(request, request.match_info["party"])
+    budget = request.match_info["budget"]
     try:
         year = int(request.match_info["year"])
     except ValueError:

@@ -137,26 +137,19 @@ class Ledger(Application[UUID]):
 
     # --- writing ----------------------------------------------------------------
 
-    def restore(self, events: Sequence[Event], posted_by: str, recorded_at: Sequence[datetime]) -> PostResult:
-        """Record events exported from another ledger with the instants they were first
-        recorded; every rule is checked again, so a log that was tampered with is refused."""
-        with self._write_lock:
-            batch = _Batch(self)
-            try:
-                return self._post_once(events, posted_by, batch, recorded_at)
-            finally:
-                if not batch.stored:
-                    self._evict(batch.books)
-
-    def post(self, events: Sequence[Event], posted_by: str) -> PostResult:
-        """Store every event of the batch, or none: raise `BatchRefused` or `IdReused`."""
+    def post(
+        self, events: Sequence[Event], posted_by: str, recorded_at: Sequence[datetime] | None = None
+    ) -> PostResult:
+        """Store every event of the batch, or none: raise `BatchRefused` or `IdReused`.
+        `recorded_at` is for an import: the instants the events were first recorded in
+        the ledger they were exported from (every rule is still checked again)."""
         if len({e.id for e in events}) != len(events):
             raise ValueError("an id occurs twice in one batch")
         with self._write_lock:
             for attempt in range(_CONFLICT_RETRIES):
                 batch = _Batch(self)
                 try:
-                    return self._post_once(events, posted_by, batch)
+                    return self._post_once(events, posted_by, batch, recorded_at)
                 except RecordConflictError:
                     if attempt == _CONFLICT_RETRIES - 1:
                         raise

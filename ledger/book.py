@@ -455,7 +455,7 @@ class Book(Aggregate):
             self.closed.append(entry["year"])
         if kind == "Correction":
             self.corrected[data["corrects"]] = True
-        if "budget" in derived and (kind in _SUBSIDY or kind == "Correction"):
+        if "budget" in derived:  # only a subsidy event or a payment's correction derives one
             self._apply_commitment(entry, derived)
 
     def _apply_commitment(self, entry: dict[str, Any], derived: dict[str, Any]) -> None:

@@ -123,11 +123,12 @@ def effects_of(entry: dict[str, Any], derived: dict[str, Any] | None = None) -> 
     """The deltas of one stored event. `derived` holds what the ledger resolved when
     it accepted the event (a subsidy's budget and commitment changes, the entry a
     correction reverses)."""
-    effects = _own_effects(entry, derived or {})
-    committed = (derived or {}).get("committed")
+    derived = derived or {}
+    effects = _own_effects(entry, derived)
+    committed = derived.get("committed")
     if not committed:
         return effects
-    budget = derived["budget"]  # type: ignore[index]
+    budget = derived["budget"]
     commitments = tuple(
         LineDelta(year=int(year), budget=budget, sub_budget=None, committed=cents)
         for year, cents in sorted(committed.items())

@@ -31,6 +31,11 @@ def _in(column: str, values: Collection[str] | None) -> tuple[str, list[Any]]:
     return f" AND {column} IN ({','.join('?' * len(values))})", list(values)
 
 
+def _recorded(column: str, as_of: str | None) -> tuple[str, list[Any]]:
+    """A filter to what was recorded by `as_of`, or nothing without it."""
+    return ("", []) if as_of is None else (f" AND {column} <= ?", [as_of])
+
+
 def _balance_row(party: str, year: int, budget: str, sub: str | None, amounts: tuple[int, ...]) -> dict[str, Any]:
     allocated, income, spent, committed = (int(a) for a in amounts)
     return {
@@ -150,9 +155,8 @@ def events(
 ) -> tuple[list[dict[str, Any]], int]:
     """Events after a position, in log order, and how many match in all."""
     where, params = _in("party", parties)
-    if as_of is not None:
-        where += " AND recorded_at <= ?"
-        params.append(as_of)
+    recorded, known = _recorded("recorded_at", as_of)
+    where, params = where + recorded, params + known
     with db.transaction() as cur:
         rows = cur.execute(
             f"SELECT body FROM log_events WHERE position > ?{where} ORDER BY position LIMIT ?",
@@ -177,10 +181,6 @@ def readable_parties(db: ReadDB, party: str) -> set[str]:
 
 
 # --- shared organisations ---------------------------------------------------------
-
-
-def _recorded(column: str, as_of: str | None) -> tuple[str, list[Any]]:
-    return ("", []) if as_of is None else (f" AND {column} <= ?", [as_of])
 
 
 def party_kind(db: ReadDB, code: str, as_of: str | None = None) -> str | None:
@@ -424,15 +424,14 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
 def trial_balance(
     db: ReadDB, *, parties: Collection[str] | None, position: int | None = None, as_of: str | None = None
 ) -> dict[str, Any]:
-    """Total debits and credits of the journal (after `position`, as known at `as_of`),
+    """Total debits and credits of the journal (up to `position`, as known at `as_of`),
     and per account when the read covers named parties."""
     where, params = _in("party", parties)
     if position is not None:
         where += " AND position <= ?"
         params.append(position)
-    if as_of is not None:
-        where += " AND recorded_at <= ?"
-        params.append(as_of)
+    recorded, known = _recorded("recorded_at", as_of)
+    where, params = where + recorded, params + known
     with db.transaction() as cur:
         debit, credit, last = cur.execute(
             f"SELECT COALESCE(SUM(debit), 0), COALESCE(SUM(credit), 0), COALESCE(MAX(position), 0) "
@@ -460,9 +459,8 @@ def journal(
 ) -> tuple[list[dict[str, Any]], int]:
     """A party's postings in log order (a page of them), and how many there are in all."""
     where, params = " AND year = ?" if year is not None else "", [party] + ([year] if year is not None else [])
-    if as_of is not None:
-        where += " AND recorded_at <= ?"
-        params.append(as_of)
+    recorded, known = _recorded("recorded_at", as_of)
+    where, params = where + recorded, params + known
     page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
     with db.transaction() as cur:
         rows = cur.execute(
