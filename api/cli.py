@@ -1,4 +1,4 @@
-"""The `ledger` command: serve, project, token, demo, rebuild, export, import.
+"""The `ledger` command: serve, project, token, demo, rebuild, export, import, verify.
 
 The database is `--db URL` or LEDGER_DB (default sqlite:///./ledger.db).
 """
@@ -153,29 +153,40 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Read an export into an empty ledger: same events, positions, posters and recorded
-    instants, every rule checked again; stops at the first event that does not fit."""
+    instants, every rule checked again. The export's hash chain is checked first, so a
+    tampered file stores nothing; then each event must be sealed here exactly as there."""
     from datetime import datetime
     from itertools import groupby
 
     from ledger.application import BatchRefused
+    from ledger.audit import verify_export
+    from ledger.chain import entry_of
     from ledger.events import InvalidEvent, parse_event
 
     ledger, _, projector = _open(_settings(args))
     if ledger.head() != 0:
         print("ledger import: the ledger is not empty; import into a new database", file=sys.stderr)
         return 2
-    source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
-    with source:
+    with _seekable(args.file) as source:
         try:
+            checked = verify_export(row for chunk in _chunks(source, 1000) for _, row in chunk)
+            if not checked.intact:
+                print(f"ledger import: the export's chain breaks at position {checked.bad_position}: "
+                      f"{checked.problem}; nothing was stored", file=sys.stderr)
+                return 1
+            source.seek(0)
             for chunk in _chunks(source, 1000):
                 for poster, same_poster in groupby(chunk, key=lambda row: row[1]["postedBy"]):
                     rows = list(same_poster)
-                    events = [parse_event({k: v for k, v in r.items() if k in _ENTRY_FIELDS}) for _, r in rows]
+                    events = [parse_event(entry_of(r)) for _, r in rows]
                     stamps = [datetime.fromisoformat(r["recordedAt"]) for _, r in rows]
                     result = ledger.post(events, poster, recorded_at=stamps)
                     for (line, r), accepted in zip(rows, result.results, strict=True):
-                        if r["position"] != accepted.position:
-                            raise ValueError(f"line {line}: position {r['position']} became {accepted.position}")
+                        if (r["position"], r["chainHash"]) != (accepted.position, accepted.chain_hash):
+                            raise ValueError(
+                                f"line {line}: position {r['position']} was stored as position {accepted.position} "
+                                "with another chain hash (this ledger derives it differently)"
+                            )
         except (InvalidEvent, BatchRefused, KeyError, ValueError) as e:
             print(f"ledger import: {e}; nothing after the last whole batch was stored", file=sys.stderr)
             return 1
@@ -184,7 +195,58 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-_ENTRY_FIELDS = frozenset({"id", "type", "party", "effectiveDate", "year", "reference", "data"})
+def _seekable(path: str) -> Any:
+    """The file at `path`, or standard input spooled to a temporary file (read twice)."""
+    import shutil
+    import tempfile
+
+    if path != "-":
+        return open(path, "rb")  # noqa: SIM115
+    spool = tempfile.TemporaryFile()  # noqa: SIM115
+    shutil.copyfileobj(sys.stdin.buffer, spool)
+    spool.seek(0)
+    return spool
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Recompute the hash chain of the store (or of an export file) and say whether it is
+    intact; exit 1 naming the first position that does not match."""
+    from ledger.audit import parse_anchor, verify_export
+
+    try:
+        anchors = dict(parse_anchor(a) for a in args.anchor)
+    except ValueError as e:
+        print(f"ledger verify: {e}", file=sys.stderr)
+        return 2
+    if args.file:
+        with _seekable(args.file) as source:
+            try:
+                result = verify_export((row for chunk in _chunks(source, 1000) for _, row in chunk), anchors)
+            except ValueError as e:
+                print(f"ledger verify: {e}", file=sys.stderr)
+                return 1
+    else:
+        from ledger.application import Ledger
+
+        result = Ledger(_settings(args).db).verify(anchors)
+    if args.json:
+        print(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_verification(result)
+    return 0 if result.intact else 1
+
+
+def _print_verification(result: Any) -> None:
+    if result.intact:
+        print(f"intact: {result.count} events; head at position {result.head_position}: {result.head}")
+    else:
+        print(f"NOT INTACT at position {result.bad_position}: {result.problem}")
+        print(f"{result.count} events verified before it")
+    for closed in result.closed_years:
+        state = "unchanged" if closed["figuresUnchanged"] else f"CHANGED at position {closed['changedAt']}"
+        print(f"closed {closed['party']} {closed['year']} at position {closed['position']} ({closed['chainHash']}): figures {state}")
+    for anchor in result.anchors:
+        print(f"anchor {anchor['position']}:{anchor['hash']} {'matches' if anchor['matches'] else 'DOES NOT MATCH'}")
 
 
 def _chunks(lines: Any, size: int) -> Any:
@@ -235,6 +297,12 @@ def parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="read an export into an empty ledger")
     imp.add_argument("file", nargs="?", default="-", help="NDJSON file (default: stdin)")
     imp.set_defaults(func=cmd_import)
+    verify = sub.add_parser("verify", help="check the hash chain: exit 0 if intact, 1 naming the first bad position")
+    verify.add_argument("--file", help="verify an export (NDJSON, - for stdin) instead of the database")
+    verify.add_argument("--anchor", action="append", default=[], metavar="POSITION:HASH",
+                        help="a chain hash held outside the database (e.g. a YearClosed's); repeatable")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(func=cmd_verify)
     return p
 
 
@@ -242,7 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     for inner in ("host", "port", "workers"):
         args.__dict__.setdefault(inner, None)
-    return args.func(args)
+    from ledger.application import LogDamaged
+
+    try:
+        return args.func(args)
+    except LogDamaged as e:  # rows deleted or moved behind the ledger's back
+        print(f"ledger {args.command}: the log is damaged: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -122,11 +122,12 @@ def _schemas() -> dict[str, Any]:
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["id", "position", "recordedAt"],
+                    "required": ["id", "position", "recordedAt", "chainHash"],
                     "properties": {
                         "id": {"type": "string", "format": "uuid"},
                         "position": {"type": "integer", "description": "Place in the global order of the log"},
                         "recordedAt": {"type": "string", "format": "date-time"},
+                        "chainHash": _HASH,
                     },
                 },
             }
@@ -137,11 +138,18 @@ def _schemas() -> dict[str, Any]:
             _ref("Event"),
             {
                 "type": "object",
-                "required": ["position", "recordedAt", "postedBy"],
+                "required": ["derived", "contentHash", "position", "recordedAt", "postedBy", "previousHash", "chainHash"],
                 "properties": {
+                    "derived": {"type": "object", "description": "What the ledger resolved when it accepted the event "
+                                "(a correction's original, a subsidy's commitments, a closed year's figures)"},
+                    "contentHash": {**_HASH, "description": "SHA-256 of the client's event (keys sorted, no whitespace)"},
                     "position": {"type": "integer"},
-                    "recordedAt": {"type": "string", "format": "date-time"},
+                    "recordedAt": {"type": "string", "format": "date-time",
+                                   "description": "Never before the recordedAt of the event before it"},
                     "postedBy": {"type": "string", "description": "Role, party and token id of the poster"},
+                    "previousHash": {**_HASH, "description": "The chainHash of the event before it (64 zeros for the first)"},
+                    "chainHash": {**_HASH, "description": "SHA-256 of this object without chainHash, keys sorted, "
+                                  "no whitespace: the hash chain that `ledger verify` recomputes"},
                 },
             },
         ]
@@ -215,6 +223,7 @@ def _schemas() -> dict[str, Any]:
     }
     schemas["Health"] = {"type": "object", "properties": {"status": {"type": "string"}}}
     schemas.update(_organisation_schemas())
+    schemas.update(_audit_schemas())
     return schemas
 
 
@@ -237,6 +246,46 @@ _SHARES = {
     ),
 }
 _CENTS_BY_CODE = {"type": "object", "additionalProperties": {"type": "integer"}}
+
+
+_HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+
+def _audit_schemas() -> dict[str, Any]:
+    """The verification of the hash chain."""
+    return {
+        "Verification": _object(
+            ["intact", "count", "head", "headPosition", "firstBadPosition", "problem", "closedYears", "anchors"],
+            {
+                "intact": {"type": "boolean", "description": "The chain, every anchor and every closed year check out"},
+                "count": {"type": "integer", "description": "Events verified in order (up to the first bad one)"},
+                "head": {**_HASH, "type": ["string", "null"], "description": "The chain hash of the last verified event"},
+                "headPosition": {"type": "integer"},
+                "firstBadPosition": {"type": ["integer", "null"]},
+                "problem": {"type": ["string", "null"], "description": "What is wrong at firstBadPosition"},
+                "closedYears": {"type": "array", "items": _object(
+                    ["party", "year", "position", "chainHash", "figuresUnchanged", "changedAt"],
+                    {"party": {"type": "string"}, "year": {"type": "integer"},
+                     "position": {"type": "integer", "description": "The YearClosed's position"},
+                     "chainHash": {**_HASH, "description": "The chain head at the close: hand it to the auditor"},
+                     "figuresUnchanged": {"type": "boolean"}, "changedAt": {"type": ["integer", "null"]}})},
+                "anchors": {"type": "array", "items": _object(
+                    ["position", "hash", "matches"],
+                    {"position": {"type": "integer"}, "hash": _HASH, "matches": {"type": "boolean"}})},
+            },
+        )
+    }
+
+
+def _audit_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
+    anchor = _query("anchor", "A chain hash held outside the database, as POSITION:HASH (repeatable)",
+                    {"type": "string", "pattern": "^[0-9]+:[0-9a-f]{64}$"})
+    return {
+        "/v1/audit/verify": _read(
+            "verifyLog", "audit", "Recompute the hash chain of the whole log (auditor, admin)",
+            [anchor], _ok("The verification (intact or not)", _ref("Verification")), secured,
+        )
+    }
 
 
 def _organisation_schemas() -> dict[str, Any]:
@@ -433,6 +482,7 @@ def _paths() -> dict[str, Any]:
             }
         },
         **_organisation_paths(secured),
+        **_audit_paths(secured),
     }
 
 
@@ -495,7 +545,7 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
             "contact": contact,
         },
         "servers": [{"url": "http://127.0.0.1:8080", "description": "Local (make run)"}],
-        "tags": [{"name": n} for n in ("service", "events", "balances", "reserves", "organisations", "winst", "kpis", "journal")],
+        "tags": [{"name": n} for n in ("service", "events", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit")],
         "security": [{"bearerAuth": []}],
         "paths": _paths(),
         "components": {

@@ -6,19 +6,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 
 from api import state
-from api.access import authenticate, check_may_post, check_read, refused_posts
+from api.access import READ_ALL, authenticate, check_may_post, check_read, refused_posts
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
 from api.render import csv_response, int_param, json_response, page_of, page_params, paged, wants_csv
 from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
+from ledger.audit import parse_anchor
 from ledger.events import Event, InvalidEvent, InvalidParam, parse_event
 from projections import queries
 
@@ -53,7 +54,10 @@ def as_of_param(request: web.Request) -> str | None:
         raise bad_param("asOf", "must be an RFC 3339 instant, e.g. 2017-03-01T00:00:00Z", "date-time") from None
     if instant.tzinfo is None:
         raise bad_param("asOf", "must carry a time zone (Z or an offset)", "date-time")
-    return rfc3339(instant)
+    try:
+        return rfc3339(instant)
+    except OverflowError:  # its offset takes it before year 1 or past 9999 in UTC: before or after every event
+        return rfc3339((datetime.min if instant.year == 1 else datetime.max).replace(tzinfo=UTC))
 
 
 def party_param(request: web.Request) -> str | None:
@@ -164,7 +168,12 @@ async def post_events(request: web.Request) -> web.Response:
     if not await run(projector.wait_for, result.last_position, request.app[state.SETTINGS].read_timeout):
         log.warning("read model behind position %s after the read timeout", result.last_position)
     return json_response(
-        {"events": [{"id": r.id, "position": r.position, "recordedAt": r.recorded_at} for r in result.results]},
+        {
+            "events": [
+                {"id": r.id, "position": r.position, "recordedAt": r.recorded_at, "chainHash": r.chain_hash}
+                for r in result.results
+            ]
+        },
         status=201 if result.created else 200,
     )
 
@@ -314,6 +323,22 @@ async def trial_balance(request: web.Request) -> web.Response:
     if wants_csv(request):
         return csv_response(body.get("accounts", []), "trial-balance")
     return json_response(body)
+
+
+@routes.get("/v1/audit/verify")
+async def audit_verify(request: web.Request) -> web.Response:
+    """Recompute the hash chain over the stored log, for an auditor (or admin); 200 either
+    way, `intact` says which. `?anchor=POSITION:HASH` (repeatable) also checks chain
+    hashes the auditor holds outside the database, such as a YearClosed's."""
+    principal = await principal_of(request)
+    if principal.role not in READ_ALL:
+        raise forbidden("only an auditor or an admin verifies the whole log")
+    try:
+        anchors = dict(parse_anchor(a) for a in request.query.getall("anchor", []))
+    except ValueError as e:
+        raise bad_param("anchor", str(e)) from None
+    result = await run(request.app[state.LEDGER].verify, anchors)
+    return json_response(result.as_dict())
 
 
 @routes.get("/v1/journal")

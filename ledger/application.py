@@ -15,7 +15,9 @@ then retried on fresh state, so limits are re-checked and nothing is doubled.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,14 +27,17 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
 
+from ledger import chain
+from ledger.audit import Audit, Verification
 from ledger.book import RECORDED_AT, Book
-from ledger.events import ADMIN_ONLY_TYPES, Event
+from ledger.events import ADMIN_ONLY_TYPES, Event, content_hash
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
-from ledger.store import PendingReceipt, library_env
+from ledger.store import PendingReceipt, Receipt, library_env
 
 SNAPSHOT_INTERVAL = 500
-_CONFLICT_RETRIES = 8
+_CONFLICT_RETRIES = 16
+_BACKOFF_CAP = 0.2  # seconds; a conflict waits a random time up to 2 ms doubled per attempt, up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,11 @@ class Accepted:
     id: str
     position: int
     recorded_at: str
+    chain_hash: str
+
+    @classmethod
+    def of(cls, receipt: Receipt) -> Accepted:
+        return cls(receipt.event_id, receipt.position, receipt.recorded_at, receipt.chain_hash)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +66,28 @@ class PostResult:
 
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
-    """One event as stored: the client's content, what the ledger derived, and the stamps."""
+    """One event as stored: the client's content, what the ledger derived, the stamps,
+    and its place in the hash chain."""
 
     position: int
     entry: dict[str, Any]
     derived: dict[str, Any]
     posted_by: str
     recorded_at: str
+    content_hash: str
+    previous_hash: str
+    chain_hash: str
+
+    def sealed(self) -> dict[str, Any]:
+        """The record its chain hash seals (ledger/chain.py)."""
+        return chain.record(
+            self.entry, self.derived, self.posted_by, self.position, self.recorded_at, self.previous_hash, self.content_hash
+        )
+
+
+class LogDamaged(Exception):
+    """The store holds an event without its receipt, or the other way round: rows were
+    deleted or moved behind the ledger's back. `ledger verify` names the position."""
 
 
 class BatchRefused(Exception):
@@ -82,8 +107,10 @@ class IdReused(Exception):
 
 
 def rfc3339(ts: datetime) -> str:
-    """Fixed-width UTC instants, so text order is time order."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Fixed-width UTC instants (the year too: strftime leaves years below 1000
+    unpadded), so text order is time order."""
+    utc = ts.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 class _Batch:
@@ -153,6 +180,9 @@ class Ledger(Application[UUID]):
                 except RecordConflictError:
                     if attempt == _CONFLICT_RETRIES - 1:
                         raise
+                    # Another process wrote the same books first. Retrying at once lets a
+                    # writer that never waits starve this one; a random pause does not.
+                    time.sleep(random.uniform(0, min(_BACKOFF_CAP, 0.002 * 2**attempt)))
                 finally:
                     if not batch.stored:
                         self._evict(batch.books)
@@ -170,7 +200,7 @@ class Ledger(Application[UUID]):
                 continue
             if receipt.content_hash != e.content_hash:
                 reused.append(i)
-            results[i] = Accepted(e.id, receipt.position, receipt.recorded_at)
+            results[i] = Accepted.of(receipt)
         if reused:
             raise IdReused(reused)
         fresh = [(i, e) for i, e in enumerate(events) if results[i] is None]
@@ -190,14 +220,15 @@ class Ledger(Application[UUID]):
         if violations:
             raise BatchRefused(violations)
 
-        stamped = [(e, rfc3339(ev.timestamp)) for (_, e), ev in zip(fresh, pending, strict=True)]
-        recordings = self.save(
-            *pending,
-            receipts=[PendingReceipt(e.id, e.content_hash, at) for e, at in stamped],
-        )
+        receipts = [
+            PendingReceipt(ev.entry, ev.derived, ev.posted_by, e.content_hash, rfc3339(ev.timestamp))
+            for (_, e), ev in zip(fresh, pending, strict=True)
+        ]
+        self.save(*pending, receipts=receipts)
         batch.stored = True
-        for (i, _), (e, at), recording in zip(fresh, stamped, recordings, strict=True):
-            results[i] = Accepted(e.id, recording.notification.id, at)
+        for (i, _), r in zip(fresh, receipts, strict=True):
+            assert r.receipt is not None  # completed by the recorder
+            results[i] = Accepted.of(r.receipt)
         for book in batch.snapshots_due():
             self._snapshot(book)
         return PostResult([r for r in results if r is not None], created=True)
@@ -259,9 +290,58 @@ class Ledger(Application[UUID]):
 
     def log(self, after: int = 0, limit: int = 1000) -> Iterator[LoggedEvent]:
         """Events with positions after `after`, in order, at most `limit` of them."""
-        for n in self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False):
+        notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        if not notifications:
+            return
+        previous, receipts = self.recorder.receipts_between(after, notifications[-1].id)  # type: ignore[attr-defined]
+        if [r.position for r in receipts] != [n.id for n in notifications]:
+            raise LogDamaged(f"the events and receipts after position {after} do not pair up: run `ledger verify`")
+        for n, receipt in zip(notifications, receipts):
             e = self.mapper.to_domain_event(n)
-            yield LoggedEvent(n.id, e.entry, e.derived, e.posted_by, rfc3339(e.timestamp))
+            yield LoggedEvent(
+                n.id, e.entry, e.derived, e.posted_by, receipt.recorded_at, receipt.content_hash, previous, receipt.chain_hash
+            )
+            previous = receipt.chain_hash
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    # --- auditing -------------------------------------------------------------------
+
+    def verify(self, anchors: dict[int, str] | None = None, page: int = 1000) -> Verification:
+        """Recompute the hash chain over the stored events and their receipts, in order,
+        and name the first position that does not match (ledger/audit.py)."""
+        audit = Audit(anchors=dict(anchors or {}))
+        after = 0
+        while not audit.failed:
+            notifications = self.recorder.select_notifications(start=after, limit=page, inclusive_of_start=False)
+            upto = notifications[-1].id if notifications else self.recorder.last_receipt_position()  # type: ignore[attr-defined]
+            _, receipts = self.recorder.receipts_between(after, upto)  # type: ignore[attr-defined]
+            if not notifications and not receipts:
+                break
+            events = {n.id: n for n in notifications}
+            by_position = {r.position: r for r in receipts}
+            for position in sorted(events.keys() | by_position.keys()):
+                if not self._verify_one(audit, position, events.get(position), by_position.get(position)):
+                    break
+            after = upto
+        return audit.result()
+
+    def _verify_one(self, audit: Audit, position: int, notification: Any, receipt: Receipt | None) -> bool:
+        if receipt is None:
+            audit.fail(position, "a stored event without its receipt: the chain does not record it")
+            return False
+        if notification is None:
+            audit.fail(position, "the chain records an event here that the store no longer holds: it was deleted or moved")
+            return False
+        try:
+            e = self.mapper.to_domain_event(notification)
+            entry, derived, posted_by = e.entry, e.derived, e.posted_by
+        except Exception as error:  # a row altered past decoding is a finding, not a crash
+            audit.fail(position, f"the stored event cannot be read ({type(error).__name__}): it was altered")
+            return False
+        if receipt.event_id != entry.get("id") or receipt.content_hash != content_hash(entry):
+            audit.fail(position, "the stored event is not the one its receipt was written for: it was altered or moved")
+            return False
+        sealed = chain.record(entry, derived, posted_by, position, receipt.recorded_at, audit.previous, receipt.content_hash)
+        return audit.check(position, sealed, receipt.chain_hash)

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo, event
 
 from ledger import subsidy
+from ledger.audit import sealed_figures
 from ledger.effects import Effects, LineDelta, effects_of
 from ledger.rules import RuleViolation, check_charging_rule
 
@@ -149,6 +150,13 @@ class Book(Aggregate):
             check(entry, ctx)
         if kind in _SUBSIDY or (kind == "Correction" and derived["original"]["type"] == "SubsidyPaid"):
             self._derive_commitment(entry, derived)
+        if kind == "YearClosed":  # sealed in the chain, so the year can be proven unchanged (ledger/audit.py)
+            derived["figures"] = sealed_figures(
+                ((budget, sub or None), values)
+                for key, values in self.lines.items()
+                for year, budget, sub in [key.split("|")]
+                if int(year) == entry["year"]
+            )
         effects = effects_of(entry, derived)
         self._check_known_budgets(kind, effects)
         self._check_limits(kind, effects)

@@ -6,8 +6,11 @@ transaction as the stored event itself. A retry is answered from the receipt; tw
 processes posting the same id race on the receipt's primary key, and the loser's
 whole batch rolls back and is retried against what the winner stored.
 
-The SQLite recorder inserts the events first and knows their positions at once; the
-PostgreSQL recorder learns them after its insert, so each writes receipts at that point.
+The receipt also seals the event into the hash chain (ledger/chain.py) and fixes its
+recorded instant, both under the write lock the insert holds: SQLite's, or the
+EXCLUSIVE lock the library takes on PostgreSQL's events table. The SQLite recorder
+knows the positions right after its insert; the PostgreSQL recorder learns them after
+its insert; each writes the receipts at that point.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from urllib.parse import unquote, urlparse
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
+
+from ledger import chain
 
 RECEIPTS_TABLE = "ledger_receipts"
 _LOOKUP_CHUNK = 500
@@ -28,19 +33,43 @@ _LOOKUP_CHUNK = 500
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
+    """What the store answers for an accepted event, then and on every retry."""
+
     event_id: str
     content_hash: str
     position: int
     recorded_at: str
+    chain_hash: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PendingReceipt:
-    """A receipt before its event has a position; aligned one-to-one with stored events."""
+    """An accepted event on its way into the store, aligned one-to-one with the stored
+    events. The recorder completes it under the store's write lock, where position and
+    predecessor are certain: `receipt` then holds its position, its recorded instant
+    (never before its predecessor's, so what was recorded by any instant is a prefix
+    of the log, across processes too) and its chain hash (ledger/chain.py)."""
 
-    event_id: str
+    entry: dict[str, Any]
+    derived: dict[str, Any]
+    posted_by: str
     content_hash: str
-    recorded_at: str
+    stamped_at: str
+    receipt: Receipt | None = None
+
+
+def _seal(pending: Sequence[PendingReceipt], positions: Sequence[int] | None, head: Any) -> list[tuple[Any, ...]]:
+    """Chain each pending event to the one before it; the receipt rows to insert."""
+    assert positions is not None and len(positions) == len(pending)
+    previous, last_at = (head["chain_hash"], head["recorded_at"]) if head else (chain.GENESIS, "")
+    rows = []
+    for p, position in zip(pending, positions):
+        at = max(p.stamped_at, last_at)
+        previous = chain.seal(chain.record(p.entry, p.derived, p.posted_by, position, at, previous, p.content_hash))
+        last_at = at
+        p.receipt = Receipt(p.entry["id"], p.content_hash, position, at, previous)
+        rows.append((p.receipt.event_id, p.content_hash, position, at, previous))
+    return rows
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -48,93 +77,91 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
         yield ids[start : start + _LOOKUP_CHUNK]
 
 
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
-    def construct_create_table_statements(self) -> list[str]:
+def _receipt(row: Any) -> Receipt:
+    return Receipt(row["event_id"], row["content_hash"], row["position"], row["recorded_at"], row["chain_hash"])
+
+
+class _Receipts:
+    """The receipt queries, the same on both engines but for the placeholder and the
+    table's name."""
+
+    _table: str
+    _mark: str
+    datastore: Any
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("{t}", self._table).replace("?", self._mark)
+
+    def _create_receipts(self) -> list[str]:
         return [
-            *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {RECEIPTS_TABLE} ("
-            "event_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, "
-            "position INTEGER NOT NULL, recorded_at TEXT NOT NULL)",
+            self._q(
+                "CREATE TABLE IF NOT EXISTS {t} (event_id TEXT PRIMARY KEY, content_hash TEXT NOT NULL, "
+                "position BIGINT NOT NULL UNIQUE, recorded_at TEXT NOT NULL, chain_hash TEXT NOT NULL)"
+            )
         ]
 
-    def _insert_events(
-        self,
-        c: Any,
-        stored_events: Sequence[StoredEvent],
-        *,
-        receipts: Sequence[PendingReceipt] = (),
-        **kwargs: Any,
-    ) -> Sequence[int] | None:
-        positions = super()._insert_events(c, stored_events, **kwargs)
-        if receipts:
-            assert positions is not None and len(positions) == len(receipts)
-            c.executemany(
-                f"INSERT INTO {RECEIPTS_TABLE} VALUES (?,?,?,?)",
-                [(r.event_id, r.content_hash, p, r.recorded_at) for r, p in zip(receipts, positions)],
-            )
-        return positions
+    def _write_receipts(self, cursor: Any, pending: Sequence[PendingReceipt], positions: Sequence[int] | None) -> None:
+        cursor.execute(self._q("SELECT chain_hash, recorded_at FROM {t} ORDER BY position DESC LIMIT 1"))
+        rows = _seal(pending, positions, cursor.fetchone())
+        cursor.executemany(self._q("INSERT INTO {t} VALUES (?, ?, ?, ?, ?)"), rows)
 
     def receipts(self, event_ids: Sequence[str]) -> dict[str, Receipt]:
+        """The receipts of those of `event_ids` that were accepted."""
         found: dict[str, Receipt] = {}
         with self.datastore.transaction(commit=False) as c:
             for chunk in _chunks(event_ids):
-                c.execute(
-                    f"SELECT event_id, content_hash, position, recorded_at FROM {RECEIPTS_TABLE} "
-                    f"WHERE event_id IN ({','.join('?' * len(chunk))})",
-                    list(chunk),
-                )
-                for row in c.fetchall():
-                    found[row[0]] = Receipt(row[0], row[1], row[2], row[3])
+                marks = ",".join("?" * len(chunk))
+                c.execute(self._q(f"SELECT * FROM {{t}} WHERE event_id IN ({marks})"), list(chunk))
+                found.update((row["event_id"], _receipt(row)) for row in c.fetchall())
         return found
 
+    def receipts_between(self, after: int, upto: int) -> tuple[str, list[Receipt]]:
+        """The chain hash at or before `after` (where the range's chain starts), and the
+        receipts of positions after `after` up to `upto`, in order."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q("SELECT chain_hash FROM {t} WHERE position <= ? ORDER BY position DESC LIMIT 1"), [after])
+            row = c.fetchone()
+            c.execute(self._q("SELECT * FROM {t} WHERE position > ? AND position <= ? ORDER BY position"), [after, upto])
+            return (row["chain_hash"] if row else chain.GENESIS), [_receipt(r) for r in c.fetchall()]
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
-    def __init__(self, datastore: Any, **kwargs: Any):
-        super().__init__(datastore, **kwargs)
-        self._receipts = SQL("{schema}.{table}").format(
-            schema=Identifier(self.datastore.schema), table=Identifier(RECEIPTS_TABLE)
-        )
-        self.sql_create_statements.append(
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {receipts} ("
-                "event_id text PRIMARY KEY, content_hash text NOT NULL, "
-                "position bigint NOT NULL, recorded_at text NOT NULL)"
-            ).format(receipts=self._receipts)
-        )
+    def last_receipt_position(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._q("SELECT MAX(position) AS head FROM {t}"))
+            row = c.fetchone()
+        return (row["head"] if row else None) or 0
 
-    def _fetch_ids_after_insert_events(
-        self,
-        curs: Any,
-        stored_events: Sequence[StoredEvent],
-        *,
-        receipts: Sequence[PendingReceipt] = (),
-        **kwargs: Any,
+
+class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
+    _table = RECEIPTS_TABLE
+    _mark = "?"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *self._create_receipts()]
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], *, receipts: Sequence[PendingReceipt] = (), **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        if receipts:
-            assert positions is not None and len(positions) == len(receipts)
-            curs.executemany(
-                SQL("INSERT INTO {receipts} VALUES (%s, %s, %s, %s)").format(receipts=self._receipts),
-                [(r.event_id, r.content_hash, p, r.recorded_at) for r, p in zip(receipts, positions)],
-            )
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        if receipts:  # the insert above holds SQLite's write lock until commit
+            self._write_receipts(c, receipts, positions)
         return positions
 
-    def receipts(self, event_ids: Sequence[str]) -> dict[str, Receipt]:
-        found: dict[str, Receipt] = {}
-        with self.datastore.transaction(commit=False) as curs:
-            for chunk in _chunks(event_ids):
-                curs.execute(
-                    SQL(
-                        "SELECT event_id, content_hash, position, recorded_at FROM {receipts} "
-                        "WHERE event_id = ANY(%s)"
-                    ).format(receipts=self._receipts),
-                    (list(chunk),),
-                )
-                for row in curs.fetchall():
-                    found[row["event_id"]] = Receipt(
-                        row["event_id"], row["content_hash"], row["position"], row["recorded_at"]
-                    )
-        return found
+
+class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
+    _mark = "%s"
+
+    def __init__(self, datastore: Any, **kwargs: Any):
+        super().__init__(datastore, **kwargs)
+        self._table = f'"{self.datastore.schema}"."{RECEIPTS_TABLE}"'
+        self.sql_create_statements.extend(SQL(statement) for statement in self._create_receipts())  # type: ignore[arg-type]
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], *, receipts: Sequence[PendingReceipt] = (), **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if receipts:  # the library locked the events table IN EXCLUSIVE MODE for this insert
+            self._write_receipts(curs, receipts, positions)
+        return positions
 
 
 def library_env(db_url: str) -> dict[str, str]:

@@ -32,9 +32,9 @@ NAME = "read-model"
 
 
 def public_event(e: LoggedEvent) -> dict[str, Any]:
-    """An event as the API shows it: the client's content, what the ledger derived when
-    it accepted it, and the ledger's stamps."""
-    return {**e.entry, "derived": e.derived, "position": e.position, "recordedAt": e.recorded_at, "postedBy": e.posted_by}
+    """An event as the API and the export show it: the record its chain hash seals (the
+    client's content, what the ledger derived, the stamps, the hashes) and that hash."""
+    return {**e.sealed(), "chainHash": e.chain_hash}
 
 
 _INSERTS = {

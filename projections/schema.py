@@ -14,7 +14,7 @@ TRACKING = "projection_tracking"
 VERSION_TABLE = "read_model_version"
 # Raise when a table changes: a read model of another version is dropped and rebuilt
 # from the log when the projector starts (it holds nothing the log does not).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TABLES = {
     TRACKING: "name TEXT PRIMARY KEY, position BIGINT NOT NULL",

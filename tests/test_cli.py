@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from ledger import chain
+from ledger.events import content_hash
 from projections import queries
 from projections.db import ReadDB
 
@@ -115,13 +117,30 @@ def test_export_then_import_into_an_empty_ledger_gives_identical_reads(store: st
     assert again.returncode == 2 and "not empty" in again.stderr
 
 
-def test_import_refuses_a_log_that_breaks_the_rules(store: str, tmp_path: Any) -> None:
+def _reseal(events: list[dict[str, Any]]) -> None:
+    """Recompute every hash of an exported log, as a forger with the recipe would."""
+    previous = chain.GENESIS
+    for e in events:
+        e["previousHash"], e["contentHash"] = previous, content_hash(chain.entry_of(e))
+        e.pop("chainHash")
+        e["chainHash"] = previous = chain.seal(e)
+
+
+def test_import_refuses_a_tampered_export_and_a_log_that_breaks_the_rules(store: str, tmp_path: Any) -> None:
     ledger(store, "demo")
     lines = ledger(store, "export").stdout.splitlines()
     # Tampered: a 2018 reserve withdrawal doubled would take the reserve below zero.
     events = [orjson.loads(line) for line in lines]
     withdrawal = next(e for e in events if e["type"] == "ReserveWithdrawn" and e["year"] == 2018)
     withdrawal["data"]["amountCents"] *= 2
+    target = f"sqlite:///{tmp_path}/imported.db"
     (tmp_path / "log.ndjson").write_bytes(b"\n".join(orjson.dumps(e) for e in events))
-    out = ledger(f"sqlite:///{tmp_path}/imported.db", "import", str(tmp_path / "log.ndjson"), check=False)
+    out = ledger(target, "import", str(tmp_path / "log.ndjson"), check=False)
+    assert out.returncode == 1, out.stderr
+    assert f"chain breaks at position {withdrawal['position']}" in out.stderr and "nothing was stored" in out.stderr
+    assert "intact: 0 events" in ledger(target, "verify").stdout
+    # With every hash recomputed the chain holds, and the rules still refuse it.
+    _reseal(events)
+    (tmp_path / "log.ndjson").write_bytes(b"\n".join(orjson.dumps(e) for e in events))
+    out = ledger(target, "import", str(tmp_path / "log.ndjson"), check=False)
     assert out.returncode == 1 and "reserve-below-zero" in out.stderr

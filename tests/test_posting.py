@@ -142,11 +142,12 @@ async def test_a_good_event_beside_an_unknown_type_is_not_stored(api: Api, gemee
 
 
 def assert_accepted(body: dict[str, Any], *sent: dict[str, Any]) -> list[dict[str, Any]]:
-    """The 201/200 body: one {id, position, recordedAt} per sent event, in order."""
+    """The 201/200 body: one {id, position, recordedAt, chainHash} per sent event, in order."""
     results = body["events"]
     assert [r["id"] for r in results] == [e["id"] for e in sent]
     for r in results:
-        assert set(r) == {"id", "position", "recordedAt"}
+        assert set(r) == {"id", "position", "recordedAt", "chainHash"}
+        assert re.fullmatch(r"[0-9a-f]{64}", r["chainHash"])
         assert isinstance(r["position"], int)
         assert RFC3339_UTC.match(r["recordedAt"]), r["recordedAt"]
         assert datetime.fromisoformat(r["recordedAt"]).utcoffset() == timedelta(0)
