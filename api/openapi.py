@@ -396,6 +396,38 @@ def _organisation_schemas() -> dict[str, Any]:
                 "recordedAt": {"type": "string", "format": "date-time"},
             },
         ),
+        "Iv3Line": _object(
+            ["taakveld", "categorie", "bedrag", "bedragDuizendEuro"],
+            {
+                "taakveld": {"type": "string", "description": "BBV taakveld, e.g. 6.3"},
+                "categorie": {"type": "string", "description": "Iv3 economische categorie, e.g. 4.1.1"},
+                "bedrag": _cents("The amount"),
+                "bedragDuizendEuro": {"type": "integer", "description": "In thousands of euros, rounded half away from zero"},
+            },
+        ),
+        "Iv3": _object(
+            ["metadata", "data"],
+            {
+                "metadata": _object(
+                    ["overheidslaag", "overheidsnummer", "boekjaar", "periode", "status", "eenheid", "mappingVersion"],
+                    {
+                        "overheidslaag": {"type": "string", "enum": ["Gemeente", "GR"]},
+                        "overheidsnummer": {"type": "string", "description": "A gemeente's CBS number (0439); an organisation's code"},
+                        "boekjaar": {"type": "integer"},
+                        "periode": {"type": "integer", "minimum": 0, "maximum": 5},
+                        "status": {"type": "string", "enum": ["voorlopig", "definitief"],
+                                   "description": "definitief once the year is closed"},
+                        "eenheid": {"type": "string", "const": "eurocent", "description": "The unit of bedrag"},
+                        "mappingVersion": {"type": "string", "description": "The version of the event-to-Iv3 table"},
+                    },
+                ),
+                "data": _object(["lasten", "baten"], {
+                    "lasten": {"type": "array", "items": _ref("Iv3Line")},
+                    "baten": {"type": "array", "items": _ref("Iv3Line")},
+                }),
+            },
+            "Iv3 figures in the CBS shape, mapped from the events by the table in ledger/iv3.py",
+        ),
     }
 
 
@@ -531,6 +563,14 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
             "listPostings", "journal", "A party's double-entry postings in log order",
             [_PARTY, _YEAR, _AS_OF, _PAGE, _PAGE_SIZE], _ok("Postings", _page_of("Posting"), csv=True), secured,
         ),
+        "/v1/iv3": _read(
+            "getIv3", "iv3", "Iv3 lasten and baten per taakveld and categorie (CSV: one row per line, with its side)",
+            [_PARTY, required_year,
+             _query("period", "0 begroting, 1-4 the quarters (cumulative), 5 jaarrekening",
+                    {"type": "integer", "minimum": 0, "maximum": 5, "default": 5}),
+             _AS_OF],
+            _ok("The Iv3 figures", _ref("Iv3"), csv=True), secured, ("400", "401", "403", "404"),
+        ),
     }
 
 
@@ -545,7 +585,7 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
             "contact": contact,
         },
         "servers": [{"url": "http://127.0.0.1:8080", "description": "Local (make run)"}],
-        "tags": [{"name": n} for n in ("service", "events", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit")],
+        "tags": [{"name": n} for n in ("service", "events", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3")],
         "security": [{"bearerAuth": []}],
         "paths": _paths(),
         "components": {

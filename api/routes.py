@@ -21,6 +21,7 @@ from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
 from ledger.audit import parse_anchor
 from ledger.events import Event, InvalidEvent, InvalidParam, parse_event
+from projections import iv3 as iv3_report
 from projections import queries
 
 log = logging.getLogger(__name__)
@@ -368,3 +369,22 @@ async def trail(request: web.Request) -> web.Response:
         raise bad_param("year", "must be a whole number", "integer") from None
     rows = await run(queries.trail, db, party, year, budget, as_of_param(request))
     return page_of(request, rows, "trail")
+
+
+# --- Iv3 ---------------------------------------------------------------------------
+
+
+@routes.get("/v1/iv3")
+async def get_iv3(request: web.Request) -> web.Response:
+    """A party's Iv3 figures for a budget year and period (0 begroting, 1-4 the quarters
+    cumulative, 5 jaarrekening); CSV: one row per line, with its side."""
+    db = request.app[state.DB]
+    party = await read_party(request)
+    year = required_year(request)
+    period = int_param(request, "period", iv3_report.JAARREKENING, 0, 5)
+    body = await run(iv3_report.report, db, party, year, period, as_of_param(request))
+    if body is None:
+        raise not_found(f"{party} is not a registered party")
+    if wants_csv(request):
+        return csv_response([{"side": side, **row} for side in ("lasten", "baten") for row in body["data"][side]], "iv3")
+    return json_response(body)

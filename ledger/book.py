@@ -151,11 +151,9 @@ class Book(Aggregate):
         if kind in _SUBSIDY or (kind == "Correction" and derived["original"]["type"] == "SubsidyPaid"):
             self._derive_commitment(entry, derived)
         if kind == "YearClosed":  # sealed in the chain, so the year can be proven unchanged (ledger/audit.py)
+            year = f"{entry['year']}|"
             derived["figures"] = sealed_figures(
-                ((budget, sub or None), values)
-                for key, values in self.lines.items()
-                for year, budget, sub in [key.split("|")]
-                if int(year) == entry["year"]
+                (tuple(key.removeprefix(year).split("|")), values) for key, values in self.lines.items() if key.startswith(year)
             )
         effects = effects_of(entry, derived)
         self._check_known_budgets(kind, effects)

@@ -85,6 +85,7 @@ TABLES = {
 INDEXES = [
     "CREATE INDEX IF NOT EXISTS log_events_party ON log_events (party, position)",
     "CREATE INDEX IF NOT EXISTS log_events_recorded ON log_events (recorded_at)",
+    "CREATE INDEX IF NOT EXISTS log_events_party_year ON log_events (party, year, position)",
     "CREATE INDEX IF NOT EXISTS budget_movements_line ON budget_movements (party, year, budget, position)",
     "CREATE INDEX IF NOT EXISTS reserve_movements_reserve ON reserve_movements (party, reserve, effective_date)",
     "CREATE INDEX IF NOT EXISTS memberships_member ON memberships (member)",
