@@ -283,7 +283,7 @@ def _audit_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "/v1/audit/verify": _read(
             "verifyLog", "audit", "Recompute the hash chain of the whole log (auditor, admin)",
-            [anchor], _ok("The verification (intact or not)", _ref("Verification")), secured,
+            [anchor, _AS_OF], _ok("The verification (intact or not)", _ref("Verification")), secured,
         )
     }
 
@@ -488,7 +488,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "One event by its id",
                 "security": secured,
                 "parameters": [{"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "string", "format": "uuid"}}],
+                                "schema": {"type": "string", "format": "uuid"}}, _AS_OF],
                 "responses": {**_ok("The event", _ref("LoggedEvent")), **_errors("400", "401", "403", "404")},
             }
         },

@@ -223,7 +223,7 @@ async def _stream_events(request: web.Request, parties: set[str] | None, after: 
 async def get_event(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     db = request.app[state.DB]
-    event = await run(queries.event, db, request.match_info["id"].lower())
+    event = await run(queries.event, db, request.match_info["id"].lower(), as_of_param(request))
     if event is None:
         raise not_found("no event with that id")
     await run(check_read, principal, db, event["party"])
@@ -330,7 +330,8 @@ async def trial_balance(request: web.Request) -> web.Response:
 async def audit_verify(request: web.Request) -> web.Response:
     """Recompute the hash chain over the stored log, for an auditor (or admin); 200 either
     way, `intact` says which. `?anchor=POSITION:HASH` (repeatable) also checks chain
-    hashes the auditor holds outside the database, such as a YearClosed's."""
+    hashes the auditor holds outside the database, such as a YearClosed's; `?asOf=` checks
+    the log as it stood then (what was recorded by that instant is a prefix of it)."""
     principal = await principal_of(request)
     if principal.role not in READ_ALL:
         raise forbidden("only an auditor or an admin verifies the whole log")
@@ -338,7 +339,7 @@ async def audit_verify(request: web.Request) -> web.Response:
         anchors = dict(parse_anchor(a) for a in request.query.getall("anchor", []))
     except ValueError as e:
         raise bad_param("anchor", str(e)) from None
-    result = await run(request.app[state.LEDGER].verify, anchors)
+    result = await run(request.app[state.LEDGER].verify, anchors, as_of_param(request))
     return json_response(result.as_dict())
 
 

@@ -308,12 +308,13 @@ class Ledger(Application[UUID]):
 
     # --- auditing -------------------------------------------------------------------
 
-    def verify(self, anchors: dict[int, str] | None = None, page: int = 1000) -> Verification:
+    def verify(self, anchors: dict[int, str] | None = None, as_of: str | None = None, page: int = 1000) -> Verification:
         """Recompute the hash chain over the stored events and their receipts, in order,
-        and name the first position that does not match (ledger/audit.py)."""
+        and name the first position that does not match (ledger/audit.py); with `as_of`,
+        over the events recorded by then."""
         audit = Audit(anchors=dict(anchors or {}))
         after = 0
-        while not audit.failed:
+        while not audit.failed and after is not None:
             notifications = self.recorder.select_notifications(start=after, limit=page, inclusive_of_start=False)
             upto = notifications[-1].id if notifications else self.recorder.last_receipt_position()  # type: ignore[attr-defined]
             _, receipts = self.recorder.receipts_between(after, upto)  # type: ignore[attr-defined]
@@ -321,10 +322,14 @@ class Ledger(Application[UUID]):
                 break
             events = {n.id: n for n in notifications}
             by_position = {r.position: r for r in receipts}
-            for position in sorted(events.keys() | by_position.keys()):
-                if not self._verify_one(audit, position, events.get(position), by_position.get(position)):
-                    break
             after = upto
+            for position in sorted(events.keys() | by_position.keys()):
+                receipt = by_position.get(position)
+                if as_of is not None and receipt is not None and receipt.recorded_at > as_of:
+                    after = None  # recordedAt never goes back: nothing later was known then
+                    break
+                if not self._verify_one(audit, position, events.get(position), receipt):
+                    break
         return audit.result()
 
     def _verify_one(self, audit: Audit, position: int, notification: Any, receipt: Receipt | None) -> bool:

@@ -17,6 +17,7 @@ import orjson
 
 from ledger import split
 from ledger.book import placement_measure
+from ledger.subsidy import exact
 from projections.db import ReadDB
 
 _AMOUNTS = ("allocated", "income", "spent", "committed")
@@ -166,9 +167,11 @@ def events(
     return [orjson.loads(body) for (body,) in rows], int(count)
 
 
-def event(db: ReadDB, event_id: str) -> dict[str, Any] | None:
+def event(db: ReadDB, event_id: str, as_of: str | None = None) -> dict[str, Any] | None:
+    """One event, or None when there is none (or none was recorded by `as_of`)."""
+    where, params = _recorded("recorded_at", as_of)
     with db.transaction() as cur:
-        row = cur.execute("SELECT body FROM log_events WHERE event_id = ?", (event_id,)).fetchone()
+        row = cur.execute(f"SELECT body FROM log_events WHERE event_id = ?{where}", [event_id, *params]).fetchone()
     return None if row is None else orjson.loads(row[0])
 
 
@@ -345,6 +348,11 @@ def _granted_in(row: tuple[Any, ...], first: str, last: str, as_of: str | None) 
     return bool(start <= last and (end is None or end >= first))
 
 
+def _number(value: Fraction) -> int | float:
+    """An exact sum as a JSON number: whole as an integer, else the nearest float (0.1 + 0.2 + 0.3 is 0.6)."""
+    return value.numerator if value.denominator == 1 else float(value)
+
+
 def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[str, Any]:
     """Placements per kind against their targets, banenafspraak jobs, outflow and open
     subsidy commitments of one party in one year (placements as at 31 December)."""
@@ -378,6 +386,7 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
             kind, {"kind": kind, "started": 0, "ended": 0, "active": 0, "activeHoursPerWeek": 0, "target": None, "binding": False}
         )
 
+    active_hours: dict[str, Fraction] = {}  # summed exactly: a float sum would depend on the row order
     active_measure: dict[str, Fraction] = {}
     for kind, hours, started, started_at, ended, ended_at in placements:
         if as_of is not None and started_at > as_of:
@@ -389,8 +398,11 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
         row["ended"] += ended is not None and first <= ended <= last
         if _active(started, ended, last):
             row["active"] += 1
-            row["activeHoursPerWeek"] += orjson.loads(hours)
-            active_measure[kind] = active_measure.get(kind, Fraction(0)) + placement_measure(kind, orjson.loads(hours))
+            per_week = orjson.loads(hours)
+            active_hours[kind] = active_hours.get(kind, Fraction(0)) + exact(per_week)
+            active_measure[kind] = active_measure.get(kind, Fraction(0)) + placement_measure(kind, per_week)
+    for kind, total in active_hours.items():
+        kinds[kind]["activeHoursPerWeek"] = _number(total)
     for kind, places, binding in targets:  # in order: the latest target of a kind holds
         row = kind_row(kind)
         row["target"], row["binding"] = orjson.loads(places), bool(binding)
@@ -485,7 +497,11 @@ def trail(
         rows = cur.execute(
             "SELECT m.position, m.sub_budget, m.allocated, m.income, m.spent, m.committed, e.body "
             "FROM budget_movements m JOIN log_events e ON e.position = m.position "
-            f"WHERE m.party = ? AND m.year = ? AND m.budget = ?{where} ORDER BY m.position, m.sub_budget",
+            f"WHERE m.party = ? AND m.year = ? AND m.budget = ?{where} "
+            # A total order (a payment moves a line's spent and its commitment: two rows of one
+            # position and line): the event's own amounts first, then its commitment change.
+            "ORDER BY m.position, m.sub_budget, CASE WHEN m.committed = 0 THEN 0 ELSE 1 END, "
+            "m.allocated, m.income, m.spent, m.committed",
             [party, year, budget, *params],
         ).fetchall()
     out = []

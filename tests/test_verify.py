@@ -283,3 +283,18 @@ async def test_the_verify_route_finds_an_altered_row_and_is_for_auditors(api: Ap
         assert_problem(r.status, r.content_type, await r.json(), 403)
     status, body = await api.get(auditor, "/v1/audit/verify", anchor="7:abc")
     assert status == 400 and body["invalidParams"][0]["name"] == "anchor"
+
+
+async def test_verify_as_of_checks_the_log_as_it_stood_then(api: Api, closed: dict[str, Any]) -> None:
+    """What was recorded by an instant is a prefix of the log: verified as of the close,
+    a later alteration is outside it; verified now, it is found."""
+    auditor = api.token("auditor")
+    later = event("CostBooked", {"budget": "participatiebudget", "category": "scholing", "amountCents": 4_200}, date="2017-05-01")
+    status, body = await api.post(api.token("admin"), later)
+    assert status == 201
+    Database(api.db_url).alter_event(body["events"][0]["position"], '"amountCents":4200', '"amountCents":420')
+    status, then = await api.get(auditor, "/v1/audit/verify", asOf=closed["recordedAt"])
+    assert status == 200 and then["intact"] is True and then["head"] == closed["chainHash"]
+    assert then["headPosition"] == closed["position"]
+    _, now = await api.get(auditor, "/v1/audit/verify")
+    assert now["intact"] is False and now["firstBadPosition"] == body["events"][0]["position"]
