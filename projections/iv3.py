@@ -37,7 +37,7 @@ import orjson
 
 from ledger import iv3
 from projections.db import ReadDB
-from projections.queries import _recorded, party_kind
+from projections.queries import party_kind, recorded_by
 
 BEGROTING, JAARREKENING = 0, 5
 _QUARTER_END = {1: "03-31", 2: "06-30", 3: "09-30", 4: "12-31"}
@@ -49,7 +49,7 @@ def report(db: ReadDB, party: str, year: int, period: int, as_of: str | None = N
     kind = party_kind(db, party, as_of)
     if kind is None:
         return None
-    where, known = _recorded("recorded_at", as_of)
+    where, known = recorded_by("recorded_at", as_of)
     with db.transaction() as cur:
         rows = cur.execute(
             f"SELECT effective_date, body FROM log_events WHERE party = ? AND year = ?{where} ORDER BY position",

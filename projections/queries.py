@@ -32,7 +32,7 @@ def _in(column: str, values: Collection[str] | None) -> tuple[str, list[Any]]:
     return f" AND {column} IN ({','.join('?' * len(values))})", list(values)
 
 
-def _recorded(column: str, as_of: str | None) -> tuple[str, list[Any]]:
+def recorded_by(column: str, as_of: str | None) -> tuple[str, list[Any]]:
     """A filter to what was recorded by `as_of`, or nothing without it."""
     return ("", []) if as_of is None else (f" AND {column} <= ?", [as_of])
 
@@ -156,7 +156,7 @@ def events(
 ) -> tuple[list[dict[str, Any]], int]:
     """Events after a position, in log order, and how many match in all."""
     where, params = _in("party", parties)
-    recorded, known = _recorded("recorded_at", as_of)
+    recorded, known = recorded_by("recorded_at", as_of)
     where, params = where + recorded, params + known
     with db.transaction() as cur:
         rows = cur.execute(
@@ -169,7 +169,7 @@ def events(
 
 def event(db: ReadDB, event_id: str, as_of: str | None = None) -> dict[str, Any] | None:
     """One event, or None when there is none (or none was recorded by `as_of`)."""
-    where, params = _recorded("recorded_at", as_of)
+    where, params = recorded_by("recorded_at", as_of)
     with db.transaction() as cur:
         row = cur.execute(f"SELECT body FROM log_events WHERE event_id = ?{where}", [event_id, *params]).fetchone()
     return None if row is None else orjson.loads(row[0])
@@ -188,7 +188,7 @@ def readable_parties(db: ReadDB, party: str) -> set[str]:
 
 def party_kind(db: ReadDB, code: str, as_of: str | None = None) -> str | None:
     """'gemeente' or 'organisation' for a registered party (known at `as_of`), else None."""
-    where, params = _recorded("recorded_at", as_of)
+    where, params = recorded_by("recorded_at", as_of)
     with db.transaction() as cur:
         row = cur.execute(
             "SELECT body FROM log_events WHERE party = ? AND type IN ('PartyRegistered', 'OrganisationRegistered')"
@@ -221,7 +221,7 @@ def memberships(db: ReadDB, organisation: str, as_of: str | None = None) -> dict
 def allocation_key(db: ReadDB, organisation: str, year: int, as_of: str | None = None) -> split.Key | None:
     """The key in force for `year`: the latest one set for it or, failing that, for the
     nearest earlier year (a key holds until a later year sets a new one)."""
-    where, params = _recorded("recorded_at", as_of)
+    where, params = recorded_by("recorded_at", as_of)
     with db.transaction() as cur:
         row = cur.execute(
             f"SELECT year, basis, weights, policy FROM allocation_keys WHERE organisation = ? AND year <= ?{where} "
@@ -234,7 +234,7 @@ def allocation_key(db: ReadDB, organisation: str, year: int, as_of: str | None =
 
 
 def organisation_charges(db: ReadDB, organisation: str, year: int, as_of: str | None = None) -> list[split.Item]:
-    where, params = _recorded("recorded_at", as_of)
+    where, params = recorded_by("recorded_at", as_of)
     with db.transaction() as cur:
         rows = cur.execute(
             f"SELECT unit, cents, usage FROM organisation_charges WHERE organisation = ? AND year = ?{where} "
@@ -285,7 +285,7 @@ def winst(
     earlier years carried over, and what is left unappropriated. For an organisation,
     who benefits: under `solidariteit` the winst is pooled and shared by the key, under
     `profijt` it goes back to the member whose clients earned it."""
-    where, params = _recorded("recorded_at", as_of)
+    where, params = recorded_by("recorded_at", as_of)
     with db.transaction() as cur:
         rows = cur.execute(
             f"SELECT year, source, destination, member, realised, reinvested FROM winst_movements WHERE party = ?{where}",
@@ -357,7 +357,7 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
     """Placements per kind against their targets, banenafspraak jobs, outflow and open
     subsidy commitments of one party in one year (placements as at 31 December)."""
     first, last = f"{year}-01-01", f"{year}-12-31"
-    where, params = _recorded("recorded_at", as_of)
+    where, params = recorded_by("recorded_at", as_of)
     with db.transaction() as cur:
         placements = cur.execute(
             "SELECT kind, hours, started, started_recorded, ended, ended_recorded FROM placements WHERE party = ?",
@@ -442,7 +442,7 @@ def trial_balance(
     if position is not None:
         where += " AND position <= ?"
         params.append(position)
-    recorded, known = _recorded("recorded_at", as_of)
+    recorded, known = recorded_by("recorded_at", as_of)
     where, params = where + recorded, params + known
     with db.transaction() as cur:
         debit, credit, last = cur.execute(
@@ -471,7 +471,7 @@ def journal(
 ) -> tuple[list[dict[str, Any]], int]:
     """A party's postings in log order (a page of them), and how many there are in all."""
     where, params = " AND year = ?" if year is not None else "", [party] + ([year] if year is not None else [])
-    recorded, known = _recorded("recorded_at", as_of)
+    recorded, known = recorded_by("recorded_at", as_of)
     where, params = where + recorded, params + known
     page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
     with db.transaction() as cur:
@@ -492,7 +492,7 @@ def trail(
 ) -> list[dict[str, Any]]:
     """Every event behind one budget's figures, in log order: what it moved on which
     line, and who posted it when, so each euro traces back to its postings."""
-    where, params = _recorded("m.recorded_at", as_of)
+    where, params = recorded_by("m.recorded_at", as_of)
     with db.transaction() as cur:
         rows = cur.execute(
             "SELECT m.position, m.sub_budget, m.allocated, m.income, m.spent, m.committed, e.body "

@@ -182,8 +182,8 @@ def with_iv3(api: Api, reads: list[Read]) -> list[Read]:
     return reads + IV3_READS if IV3 in served else reads
 
 
-def correction(original: dict[str, Any], date: str) -> dict[str, Any]:
-    return event("Correction", {"corrects": original["id"], "reason": "onjuist geboekt"}, date=date)
+def correction(original: dict[str, Any], date: str, party: str = "GM0439") -> dict[str, Any]:
+    return event("Correction", {"corrects": original["id"], "reason": "onjuist geboekt"}, party=party, date=date)
 
 
 async def test_a_correction_dated_in_an_earlier_year_changes_it_only_from_when_it_was_recorded(

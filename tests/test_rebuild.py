@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.conftest import Api, event, register
+from tests.test_as_of import CSV, NDJSON, Read, correction, read
 from tests.test_cli import ledger
 from tests.test_lelystad import COMPONENTS, lelystad
 from tests.test_organisations import DRENTSCHE_AA, drentsche_aa, post_ok
@@ -35,12 +36,6 @@ from tests.test_subsidies import ended as subsidy_ended
 P = "GM0439"
 LELYSTAD = "GM0995"
 PB = "participatiebudget"
-CSV = "text/csv"
-NDJSON = "application/x-ndjson"
-
-
-def correction(original: dict[str, Any], date: str, party: str = P) -> dict[str, Any]:
-    return event("Correction", {"corrects": original["id"], "reason": "onjuist geboekt"}, party=party, date=date)
 
 
 @dataclass
@@ -150,21 +145,6 @@ async def last_recorded(api: Api) -> str:
 
 
 # --- every read ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Read:
-    path: str
-    params: tuple[tuple[str, Any], ...] = ()
-    accept: str | None = None
-
-    def __str__(self) -> str:
-        query = "&".join(f"{k}={v}" for k, v in self.params)
-        return f"GET {self.path}{'?' + query if query else ''}{' [' + self.accept + ']' if self.accept else ''}"
-
-
-def read(path: str, accept: str | None = None, **params: Any) -> Read:
-    return Read(path, tuple(params.items()), accept)
 
 
 def every_read(history: History) -> dict[str, list[Read]]:
