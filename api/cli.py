@@ -169,7 +169,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     with _seekable(args.file) as source:
         try:
-            checked = verify_export(row for chunk in _chunks(source, 1000) for _, row in chunk)
+            checked = verify_export(_exported(source))
             if not checked.intact:
                 print(f"ledger import: the export's chain breaks at position {checked.bad_position}: "
                       f"{checked.problem}; nothing was stored", file=sys.stderr)
@@ -221,14 +221,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.file:
         with _seekable(args.file) as source:
             try:
-                result = verify_export((row for chunk in _chunks(source, 1000) for _, row in chunk), anchors)
+                result = verify_export(_exported(source), anchors)
             except ValueError as e:
                 print(f"ledger verify: {e}", file=sys.stderr)
                 return 1
     else:
-        from ledger.application import Ledger
+        from ledger.application import Ledger, rfc3339
 
-        result = Ledger(_settings(args).db).verify(anchors)
+        result = Ledger(_settings(args).db).verify(anchors, as_of=args.as_of and rfc3339(args.as_of))
     if args.json:
         print(orjson.dumps(result.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -249,6 +249,11 @@ def _print_verification(result: Any) -> None:
         print(f"anchor {anchor['position']}:{anchor['hash']} {'matches' if anchor['matches'] else 'DOES NOT MATCH'}")
 
 
+def _exported(source: Any) -> Any:
+    """The exported events of an NDJSON file, one by one."""
+    return (row for chunk in _chunks(source, 1000) for _, row in chunk)
+
+
 def _chunks(lines: Any, size: int) -> Any:
     """Lists of up to `size` (line number, exported event) pairs."""
     chunk: list[tuple[int, dict[str, Any]]] = []
@@ -264,6 +269,18 @@ def _chunks(lines: Any, size: int) -> Any:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _instant(text: str) -> Any:
+    from datetime import datetime
+
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an RFC 3339 instant, e.g. 2017-03-01T00:00:00Z") from None
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone (Z or an offset)")
+    return instant
 
 
 def parser() -> argparse.ArgumentParser:
@@ -301,6 +318,8 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--file", help="verify an export (NDJSON, - for stdin) instead of the database")
     verify.add_argument("--anchor", action="append", default=[], metavar="POSITION:HASH",
                         help="a chain hash held outside the database (e.g. a YearClosed's); repeatable")
+    verify.add_argument("--as-of", type=_instant, metavar="INSTANT",
+                        help="verify the log as it stood at this RFC 3339 instant (not with --file)")
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=cmd_verify)
     return p

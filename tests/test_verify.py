@@ -173,9 +173,18 @@ def test_an_export_verifies_offline_and_a_tampered_one_does_not(store: str, tmp_
     assert code == 1 and f"NOT INTACT at position {log[11]['position']}: does not follow the event before it" in out, out
 
 
-def test_bad_anchors_are_usage_errors(store: str) -> None:
+def test_bad_anchors_and_instants_are_usage_errors(store: str) -> None:
     code, out = verify(store, "--anchor", "12:nothex")
     assert code == 2 and "POSITION:HASH" in out
+    code, out = verify(store, "--as-of", "2017-03-01T00:00:00")
+    assert code == 2 and "needs a time zone" in out
+
+
+def test_verify_as_of_stops_where_the_log_stood(store: str) -> None:
+    log = load_demo(store)
+    last = log[len(demo.purmerend_setup()) + len(demo.purmerend_year(2014)) - 1]  # a batch's last: a commit follows
+    code, out = verify(store, "--as-of", last["recordedAt"])
+    assert code == 0 and f"intact: {last['position']} events; head at position {last['position']}: {last['chainHash']}" in out, out
 
 
 def _race(store: str, parties: tuple[str, str], posts: int) -> list[Ledger]:
