@@ -128,10 +128,10 @@ class Audit:
         for d in effects_of(entry, sealed["derived"]).lines:
             key = (party, d.year)
             amounts = self._lines.setdefault(key, {}).setdefault((d.budget, d.sub_budget), [0, 0, 0, 0])
-            for i, delta in enumerate((d.allocated, d.income, d.spent, d.committed)):
+            for i, delta in enumerate(d.amounts):
                 amounts[i] += delta
             closed = self._closed.get(key)
-            if closed is not None and closed["figuresUnchanged"] and (d.allocated or d.income or d.spent or d.committed):
+            if closed is not None and closed["figuresUnchanged"] and any(d.amounts):
                 closed["figuresUnchanged"], closed["changedAt"] = False, position
         if entry["type"] == "YearClosed":
             key = (party, entry["year"])

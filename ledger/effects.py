@@ -43,6 +43,10 @@ class LineDelta:
     committed: int = 0
 
     @property
+    def amounts(self) -> tuple[int, int, int, int]:
+        return self.allocated, self.income, self.spent, self.committed
+
+    @property
     def available(self) -> int:
         return self.allocated + self.income - self.spent - self.committed
 
