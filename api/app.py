@@ -1,13 +1,18 @@
 """The aiohttp application: middlewares, routes and the lifecycle of the ledger.
 
 Every response carries `API-Version`; every error, including aiohttp's own (unknown
-route, wrong method, body too large) and unexpected failures, is problem+json.
+route, wrong method, body too large) and unexpected failures, is problem+json. A
+database that does not answer (down, restarting, no connection to be had) is a 503
+with `Retry-After`, not a 500: the request may simply be sent again (a POST with the
+same ids), and the pools reconnect by themselves once the database is back. While it
+is down the others are answered at once rather than each after a wait (`Outage`).
 With the embedded projector (the default) the API process follows the log itself;
 in the production topology `ledger project` does, and the API only waits for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -16,8 +21,9 @@ from aiohttp import web
 
 from api import state
 from api.openapi import API_VERSION, document
-from api.problems import Problem, from_http_exception
+from api.problems import Problem, database_unavailable, from_http_exception, unavailable
 from api.routes import routes
+from api.waiting import Advances, executors
 from api.tokens import TokenStore
 from ledger.application import Ledger
 from ledger.config import Settings
@@ -28,19 +34,68 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+class Outage:
+    """A breaker for a database that does not answer. Each request would wait for a
+    connection (3 s) before its 503, and requests arriving meanwhile queue behind the
+    threads doing that waiting: a burst of them was answered after 3, 6, 9 s. So once
+    a request found the database down, the others are answered 503 at once while one
+    request at a time still goes through to see whether it is back; the first of those
+    that is answered otherwise closes the breaker. /readyz always asks the database."""
+
+    EXEMPT = frozenset({"/healthz", "/readyz", "/v1/openapi.json"})
+
+    def __init__(self) -> None:
+        self.down = False
+        self.probing = False
+
+
+OUTAGE = web.AppKey("outage", Outage)
+
+
+async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamResponse, bool]:
+    """The handler's response, or the problem+json for what it raised; and whether that
+    was the database not answering."""
     try:
-        return await handler(request)
+        return await handler(request), False
     except Problem as p:
-        return p.response()
+        return p.response(), False
     except web.HTTPException as e:
         if e.status < 400:
             raise
-        return from_http_exception(e, request).response()
-    except Exception:
+        return from_http_exception(e, request).response(), False
+    except Exception as e:
+        if database_unavailable(e):
+            # One line, no body and no query string: the error's class and message only.
+            log.warning("database unavailable: %s %s answered 503 (%s: %s)",
+                        request.method, request.path, type(e).__name__, " ".join(str(e).split()))
+            return unavailable(request.method).response(), True
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return Problem(500, "internal-error", "Internal server error", "the ledger failed to answer; nothing half-written").response()
+        detail = "the ledger failed to answer; nothing half-written"
+        return Problem(500, "internal-error", "Internal server error", detail).response(), False
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    outage = request.app.get(OUTAGE)
+    if outage is None or request.path in Outage.EXEMPT:
+        return (await _answer(request, handler))[0]
+    probe = outage.down
+    if probe:
+        if outage.probing:
+            return unavailable(request.method).response()  # nothing was tried: nothing was stored
+        outage.probing = True
+    try:
+        response, down = await _answer(request, handler)
+    finally:
+        if probe:
+            outage.probing = False
+    if down and not outage.down:
+        log.warning("the database does not answer: answering 503 at once, one request at a time trying it")
+        outage.down = True
+    elif probe and not down:
+        log.warning("the database answers again")
+        outage.down = False
+    return response
 
 
 async def _api_version(request: web.Request, response: web.StreamResponse) -> None:
@@ -50,6 +105,7 @@ async def _api_version(request: web.Request, response: web.StreamResponse) -> No
 def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Application:
     app = web.Application(middlewares=[problems], client_max_size=settings.max_body)
     app[state.SETTINGS] = settings
+    app[OUTAGE] = Outage()
     app.on_response_prepare.append(_api_version)
     app.router.add_routes(routes)
     contact = {"name": settings.contact_name, "email": settings.contact_email, "url": settings.contact_url}
@@ -66,9 +122,12 @@ def _lifecycle(ledger: Ledger | None) -> Callable[[web.Application], object]:
         app[state.TOKENS] = TokenStore(app[state.DB])
         projector = Projector(app[state.LEDGER], app[state.DB])
         app[state.PROJECTOR] = projector
-        if settings.projector == "embedded":
-            projector.start()
+        projector.start(follow=settings.projector == "embedded")
+        readers, app[state.WRITER] = executors()
+        asyncio.get_running_loop().set_default_executor(readers)
+        app[state.ADVANCES] = Advances(projector)
         yield
+        app[state.WRITER].shutdown()
         projector.stop()
         app[state.DB].close()
         if ledger is None:

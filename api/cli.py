@@ -8,9 +8,11 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -32,6 +34,16 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
     from api.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if reuse_port:  # a worker of `ledger serve --workers N`: it never outlives its supervisor
+        supervisor = os.getppid()
+
+        def exit_with_supervisor() -> None:
+            while os.getppid() == supervisor:
+                time.sleep(1.0)
+            logging.getLogger("ledger.serve").warning("supervisor %s is gone; worker %s stops", supervisor, os.getpid())
+            os.kill(os.getpid(), signal.SIGTERM)  # aiohttp's graceful exit
+
+        threading.Thread(target=exit_with_supervisor, name="supervisor-watch", daemon=True).start()
     web.run_app(
         create_app(settings),
         host=settings.host,
@@ -43,23 +55,76 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the API; with `--workers N` (N > 1) this process supervises N workers that
+    share the port (SO_REUSEPORT): a worker that dies (a crash, `kill -9`) is logged and
+    replaced, at once, or after a growing pause if it keeps dying right after starting;
+    SIGTERM or SIGINT stops every worker (SIGKILL after 10 s) and then the supervisor."""
+    from multiprocessing.connection import wait
+
     settings = _settings(args)
     if args.external_projector:
         settings = settings.override(projector="external")
     if settings.workers <= 1:
         _serve_one(settings, reuse_port=False)
         return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log = logging.getLogger("ledger.serve")
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        if not stopping.is_set():
+            log.info("%s: stopping %d workers", signal.Signals(signum).name, settings.workers)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_serve_one, args=(settings, True)) for _ in range(settings.workers)]
-    for w in workers:
-        w.start()
-    print(f"serving on http://{settings.host}:{settings.port} with {len(workers)} workers", flush=True)
-    try:
-        for w in workers:
-            w.join()
-    except KeyboardInterrupt:
-        for w in workers:
-            w.terminate()
+    workers: list[Any] = [None] * settings.workers
+    started = [0.0] * settings.workers
+    due = [0.0] * settings.workers  # when an empty slot gets its (re)started worker
+    pause = [0.0] * settings.workers  # the slot's pause before a restart, grown while it crash-loops
+    quick_death = 10.0  # seconds: a worker dying sooner than this after starting is crash-looping
+
+    def start(slot: int) -> None:
+        worker = context.Process(target=_serve_one, args=(settings, True), name=f"ledger-worker-{slot}")
+        worker.start()
+        workers[slot], started[slot] = worker, time.monotonic()
+
+    for slot in range(settings.workers):
+        start(slot)
+    print(f"serving on http://{settings.host}:{settings.port} with {settings.workers} workers", flush=True)
+    while not stopping.is_set():
+        alive = [w.sentinel for w in workers if w is not None]
+        if alive:
+            wait(alive, timeout=0.5)  # returns when a worker ends, or to look at `stopping`
+        else:
+            time.sleep(0.5)
+        if stopping.is_set():
+            break
+        now = time.monotonic()
+        for slot, worker in enumerate(workers):
+            if worker is not None and not worker.is_alive():
+                worker.join()
+                code = worker.exitcode
+                how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                pause[slot] = min(max(1.0, 2 * pause[slot]), 30.0) if now - started[slot] < quick_death else 0.0
+                log.error("worker %d (pid %s) died (%s); starting a replacement%s",
+                          slot, worker.pid, how, f" in {pause[slot]:.0f} s" if pause[slot] else "")
+                workers[slot], due[slot] = None, now + pause[slot]
+            if workers[slot] is None and now >= due[slot]:
+                start(slot)
+                log.info("worker %d started (pid %s)", slot, workers[slot].pid)
+    for worker in workers:
+        if worker is not None and worker.is_alive():
+            worker.terminate()  # SIGTERM: aiohttp shuts down gracefully
+    deadline = time.monotonic() + 10.0
+    for worker in workers:
+        if worker is not None:
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                log.warning("worker pid %s did not stop in 10 s; killing it", worker.pid)
+                worker.kill()
+                worker.join()
     return 0
 
 
@@ -78,12 +143,61 @@ def cmd_project(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     projector.start()
-    print(f"projecting {_settings(args).db} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    print(f"projecting {_masked(_settings(args).db)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:
         pass
     projector.stop()
+    return 0
+
+
+def _masked(db_url: str) -> str:
+    """A database URL fit for a log line: its password replaced by ***."""
+    from urllib.parse import urlparse
+
+    password = urlparse(db_url).password
+    return db_url if password is None else db_url.replace(f":{password}@", ":***@", 1)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print where the log and the read model stand, as JSON: exit 0; exit 1 when the
+    database does not answer or, with --max-lag N, the read model is more than N events
+    behind. The health check of `ledger project` (a stopped projector lets the lag grow)."""
+    from urllib.parse import urlparse
+
+    settings = _settings(args)
+    url = urlparse(settings.db)
+    where = _masked(settings.db)
+    ledger = db = None
+    try:
+        if url.scheme in ("postgresql", "postgres"):
+            # libpq's own reason (refused, unknown host, bad password) at once, where the
+            # library's pool would say only that it got no connection within 3 s.
+            import psycopg
+
+            from projections.db import conninfo
+
+            psycopg.connect(conninfo(settings.db), connect_timeout=3).close()
+        ledger, db, projector = _open(settings)
+        head, projected = ledger.head(), projector.position()
+    except Exception as e:  # any database failure means: not healthy
+        print(f"ledger status: the database at {where} does not answer ({type(e).__name__}: {e})",
+              file=sys.stderr)
+        return 1
+    finally:
+        for resource in (db, ledger):
+            try:
+                if resource is not None:
+                    resource.close()
+            except Exception:  # closing a pool to a dead database may fail too; the answer stands
+                pass
+    lag = head - projected
+    print(orjson.dumps({"head": head, "projected": projected, "lag": lag}).decode(), flush=True)
+    if args.max_lag is not None and lag > args.max_lag:
+        print(f"ledger status: the read model is {lag} events behind the log (more than --max-lag {args.max_lag})",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -296,6 +410,9 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("project", help="run the projections in this process").set_defaults(func=cmd_project)
+    status = sub.add_parser("status", help="print head, projected and lag as JSON; exit 1 if the database does not answer")
+    status.add_argument("--max-lag", type=int, metavar="N", help="also exit 1 when the read model is more than N events behind")
+    status.set_defaults(func=cmd_status)
 
     token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="make a token and print it once")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import psycopg
 from aiohttp import web
 
 PROBLEM_JSON = "application/problem+json"
@@ -66,6 +67,54 @@ def forbidden(detail: str, **extra: Any) -> Problem:
 
 def not_found(detail: str) -> Problem:
     return Problem(404, "not-found", "Not found", detail)
+
+
+# --- the database does not answer ---------------------------------------------------
+
+RETRY_AFTER_SECONDS = 5
+
+# SQLSTATEs that mean the server cannot serve this connection now, not that the request
+# is wrong: class 08 (connection exception), the server shutting down or crashing
+# (57P01, 57P02), still starting (57P03), no connection slot free (53300).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, says the database does not answer.
+
+    That is a psycopg `OperationalError` from the client side (no SQLSTATE: connection
+    refused or lost, and psycopg_pool's `PoolTimeout` while no connection can be made)
+    or one of the SQLSTATEs above. The eventsourcing library wraps psycopg's errors in
+    its own (`eventsourcing.persistence.OperationalError` ... `from` the original), so
+    the chain of causes is followed. Not an outage: SQLite's "database is locked" and
+    the library's `ConnectionUnavailableError` on SQLite (another writer holds the
+    lock), a lock or statement timeout, a serialisation failure, psycopg's
+    `InterfaceError` (a closed cursor: a bug) and a `PipelineAborted` (a statement
+    before it failed): those stay 500s or are retried where they happen."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg.OperationalError) and not isinstance(current, psycopg.errors.PipelineAborted):
+            state = current.sqlstate
+            if state is None or state.startswith(_UNAVAILABLE_SQLSTATES):
+                return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def unavailable(method: str) -> Problem:
+    """503 with `Retry-After`: the database does not answer; a retry may succeed."""
+    if method == "POST":
+        detail = (
+            "the database does not answer; a batch is stored whole or not at all: post it again with the "
+            "same ids after Retry-After seconds (200 means it had been stored, 201 that it is stored now)"
+        )
+    else:
+        detail = "the database does not answer; try again after Retry-After seconds"
+    problem = Problem(503, "database-unavailable", "Database unavailable", detail)
+    problem.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return problem
 
 
 # Titles for errors aiohttp raises itself (unknown route, wrong method, body too large).

@@ -31,7 +31,7 @@ NDJSON = "application/x-ndjson"
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking ledger or database work off the event loop."""
+    """Run blocking database work off the event loop, on the read pool (api/waiting.py)."""
     return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
 
 
@@ -143,7 +143,9 @@ async def post_events(request: web.Request) -> web.Response:
         raise forbidden(f"{len(refused)} of {len(events)} events may not be posted with this token", errors=refused)
     ledger = request.app[state.LEDGER]
     try:
-        result: PostResult = await run(ledger.post, events, principal.name)
+        result: PostResult = await asyncio.get_running_loop().run_in_executor(
+            request.app[state.WRITER], ledger.post, events, principal.name
+        )
     except IdReused as e:
         raise Problem(
             409,
@@ -164,9 +166,8 @@ async def post_events(request: web.Request) -> web.Response:
                 for i, v in e.violations
             ],
         ) from None
-    projector = request.app[state.PROJECTOR]
-    projector.wake()
-    if not await run(projector.wait_for, result.last_position, request.app[state.SETTINGS].read_timeout):
+    request.app[state.PROJECTOR].wake()
+    if not await request.app[state.ADVANCES].reached(result.last_position, request.app[state.SETTINGS].read_timeout):
         log.warning("read model behind position %s after the read timeout", result.last_position)
     return json_response(
         {
@@ -191,10 +192,11 @@ async def list_events(request: web.Request) -> web.StreamResponse:
     if NDJSON in request.headers.get("Accept", ""):
         return await _stream_events(request, parties, after, as_of)
     limit = int_param(request, "limit", 100, 1, 1000) or 100
-    rows, count = await run(queries.events, db, parties=parties, after=after, limit=limit, as_of=as_of)
+    # One row past the page says whether a next page exists (a full last page has none).
+    rows, count = await run(queries.events, db, parties=parties, after=after, limit=limit + 1, as_of=as_of)
+    more, rows = len(rows) > limit, rows[:limit]
     if wants_csv(request):
         return csv_response(rows, "events")
-    more = len(rows) == limit and rows
     return json_response(
         {
             "count": count,

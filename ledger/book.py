@@ -116,9 +116,19 @@ class Book(Aggregate):
         self.corrected: dict[str, bool] = {}
         self._apply(entry, derived)
 
-    @event("Recorded")
+    class Recorded(Event):
+        """Every event after the registration. A plain event class rather than the
+        library's `@event` decorator, which inspects signatures on every event."""
+
+        entry: dict[str, Any]
+        derived: dict[str, Any]
+        posted_by: str
+
+        def apply(self, book: Book) -> None:
+            book._apply(self.entry, self.derived)
+
     def record(self, entry: dict[str, Any], derived: dict[str, Any], posted_by: str) -> None:
-        self._apply(entry, derived)
+        self.trigger_event(self.Recorded, entry=entry, derived=derived, posted_by=posted_by)
 
     # --- deciding -------------------------------------------------------------
 

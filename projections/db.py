@@ -46,6 +46,19 @@ class Cursor:
         return None if row is None else tuple(row)
 
 
+def conninfo(db_url: str) -> str:
+    """libpq's connection string for a postgresql:// URL, with the ledger's defaults."""
+    url = urlparse(db_url)
+    return psycopg.conninfo.make_conninfo(
+        dbname=url.path.lstrip("/") or "postgres",
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 5432,
+        user=unquote(url.username or "postgres"),
+        password=unquote(url.password or "") or None,
+        connect_timeout=5,
+    )
+
+
 class ReadDB:
     """Read-model storage in the same database as the event store."""
 
@@ -53,20 +66,24 @@ class ReadDB:
         self.url = db_url
         self.postgres = not db_url.startswith("sqlite:///")
         if self.postgres:
-            url = urlparse(db_url)
+            self.conninfo = conninfo(db_url)
+            # While the database is down a request waits at most `timeout` seconds for a
+            # connection and then fails (the API answers 503). The pool reconnects in the
+            # background, backing off 1, 2, 4, ... seconds; after `reconnect_timeout` it
+            # gives a slot up, and the next request tries at once, so it is back within
+            # seconds of the database however long it was away (with psycopg_pool's default
+            # of 300 s in both pools, a 70 s outage kept the API down 50 s longer). `check`
+            # tests each connection before handing it out: one a restart broke is replaced.
+            # `max_size`: the API's read threads (api/waiting.py READ_THREADS, 8), the
+            # projector's thread, and one to spare, so none of them waits for a connection.
             self._pool: ConnectionPool | None = ConnectionPool(
-                conninfo=psycopg.conninfo.make_conninfo(
-                    dbname=url.path.lstrip("/") or "postgres",
-                    host=url.hostname or "127.0.0.1",
-                    port=url.port or 5432,
-                    user=unquote(url.username or "postgres"),
-                    password=unquote(url.password or "") or None,
-                    connect_timeout=5,
-                ),
+                conninfo=self.conninfo,
                 min_size=1,
-                max_size=8,
+                max_size=10,
                 open=True,
-                timeout=10,
+                timeout=3,
+                reconnect_timeout=10,
+                check=ConnectionPool.check_connection,
             )
         else:
             self._pool = None

@@ -1,20 +1,24 @@
 """The projector: follows the event log and keeps the read model up to date.
 
 Why not the library's `ProjectionRunner`: its SQLite recorder offers no
-subscription, and it applies one event per transaction. This runner polls the log
-(and is woken at once by an in-process writer), applies up to `batch_size` events
-in one read-model transaction, and moves its tracking row in that same transaction
-with a compare-and-set. Each event is therefore applied exactly once, across
-crashes and even with several projectors running (API workers and `ledger project`):
-whichever takes the write lock first advances, the others find nothing left to do.
+subscription, and it applies one event per transaction. This runner applies up to
+`batch_size` events in one read-model transaction, and moves its tracking row in
+that same transaction with a compare-and-set. Each event is therefore applied
+exactly once, across crashes and even with several projectors running (API workers
+and `ledger project`): whichever takes the write lock first advances, the others
+find nothing left to do.
+
+It learns of new events from an in-process writer at once, on PostgreSQL from
+LISTEN/NOTIFY (projections/notify.py), and otherwise by polling the log's head,
+which takes no lock. API workers waiting for a batch to be projected are woken the
+same ways.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -23,7 +27,9 @@ from tqdm import tqdm
 from ledger.application import Ledger, LoggedEvent
 from ledger.effects import effects_of
 from ledger.journal import postings
+from ledger.store import LOG_CHANNEL
 from projections.db import Cursor, ReadDB
+from projections.notify import PROJECTED_CHANNEL, Listener
 from projections.schema import READ_MODEL_TABLES, TRACKING, create_schema
 
 log = logging.getLogger(__name__)
@@ -174,8 +180,15 @@ class Projector:
         self.batch_size = batch_size
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._advanced = threading.Condition()
+        # Called (from any thread) whenever the read model may have advanced: the API
+        # wakes the POSTs waiting to answer (api/waiting.py).
+        self.on_advance: list[Callable[[], None]] = []
         self._thread: threading.Thread | None = None
+        self._listener: Listener | None = None
+        # Between looks at the log when nothing woke us: PostgreSQL notifies, so a look
+        # there is only a safety net; SQLite cannot, so another process's writes are
+        # seen by polling its head.
+        self._idle = 1.0 if db.postgres else 0.02
         create_schema(db, NAME)
 
     def position(self) -> int:
@@ -195,8 +208,9 @@ class Projector:
                 return 0
             apply_events(cur, events)
             cur.execute(f"UPDATE {TRACKING} SET position = ? WHERE name = ?", (events[-1].position, NAME))
-        with self._advanced:
-            self._advanced.notify_all()
+            if self.db.postgres:
+                cur.execute(f"NOTIFY {PROJECTED_CHANNEL}")  # delivered at commit, to waiting API workers
+        self._advanced()
         return len(events)
 
     def catch_up(self) -> int:
@@ -223,39 +237,45 @@ class Projector:
 
     # --- following the log in a thread -------------------------------------------
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._follow, name="projector", daemon=True)
-        self._thread.start()
+    def start(self, follow: bool = True) -> None:
+        """Follow the log in a thread (`follow`), or only listen for another process
+        following it, to wake `on_advance` at once."""
+        if self.db.postgres:
+            channels = (LOG_CHANNEL, PROJECTED_CHANNEL) if follow else (PROJECTED_CHANNEL,)
+            self._listener = Listener(self.db.conninfo, self._notified, channels).start()
+        if follow:
+            self._thread = threading.Thread(target=self._follow, name="projector", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._listener is not None:
+            self._listener.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def wake(self) -> None:
         self._wake.set()
 
-    def _follow(self, idle: float = 0.2) -> None:
+    def _notified(self, channel: str) -> None:
+        if channel == LOG_CHANNEL:
+            self._wake.set()
+        else:
+            self._advanced()
+
+    def _advanced(self) -> None:
+        for callback in self.on_advance:
+            callback()
+
+    def _follow(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.run_once():
+                # Look at the log's head first: it takes no lock, where applying does.
+                if self.ledger.head() > self.position() and self.run_once():
                     continue
             except Exception:  # the database may be busy or down: retry, never die
                 log.exception("projector failed to apply a batch; retrying")
                 self._stop.wait(1.0)
-            self._wake.wait(timeout=idle)
+            self._wake.wait(timeout=self._idle)
             self._wake.clear()
-
-    def wait_for(self, position: int, timeout: float) -> bool:
-        """Block until the read model includes `position` (read-your-writes)."""
-        deadline = time.monotonic() + timeout
-        pause = 0.002
-        while self.position() < position:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            with self._advanced:
-                self._advanced.wait(timeout=min(pause, left))
-            pause = min(pause * 2, 0.05)
-        return True

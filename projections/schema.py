@@ -14,7 +14,7 @@ TRACKING = "projection_tracking"
 VERSION_TABLE = "read_model_version"
 # Raise when a table changes: a read model of another version is dropped and rebuilt
 # from the log when the projector starts (it holds nothing the log does not).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 TABLES = {
     TRACKING: "name TEXT PRIMARY KEY, position BIGINT NOT NULL",
@@ -86,6 +86,8 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS log_events_party ON log_events (party, position)",
     "CREATE INDEX IF NOT EXISTS log_events_recorded ON log_events (recorded_at)",
     "CREATE INDEX IF NOT EXISTS log_events_party_year ON log_events (party, year, position)",
+    # a party's registration, found without reading the rest of its log (queries.party_kind)
+    "CREATE INDEX IF NOT EXISTS log_events_party_type ON log_events (party, type, position)",
     "CREATE INDEX IF NOT EXISTS budget_movements_line ON budget_movements (party, year, budget, position)",
     "CREATE INDEX IF NOT EXISTS reserve_movements_reserve ON reserve_movements (party, reserve, effective_date)",
     "CREATE INDEX IF NOT EXISTS memberships_member ON memberships (member)",

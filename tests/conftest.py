@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -30,12 +30,10 @@ def _pg_admin_conn() -> psycopg.Connection:
     return psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """A database URL for an empty ledger."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/ledger.db"
-        return
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards; where PostgreSQL
+    is unreachable the test is skipped and the session ends with a loud notice."""
     try:
         admin = _pg_admin_conn()
     except psycopg.OperationalError as e:
@@ -50,6 +48,26 @@ def store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     finally:
         with _pg_admin_conn() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def skip_loudly(request: pytest.FixtureRequest) -> Callable[[str], NoReturn]:
+    """Skip this test for want of PostgreSQL, counted in the session's loud notice (a
+    test module importing `_pg_unreachable` gets a copy pytest never reports)."""
+
+    def skip(why: str) -> NoReturn:
+        _pg_unreachable.append(request.node.nodeid)
+        pytest.skip(why)
+
+    return skip
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A database URL for an empty ledger."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/ledger.db"
+    return request.getfixturevalue("pg_url")
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

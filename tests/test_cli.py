@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,11 @@ from ledger import chain
 from ledger.events import content_hash
 from projections import queries
 from projections.db import ReadDB
+from tests.procs_ledger import cli, free_port
 
 
 def ledger(store: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LEDGER_DB": store}
-    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True,
-                          check=check, timeout=120)
+    return cli(store, *args, check=check, timeout=120)
 
 
 def _reads(store: str) -> tuple[Any, ...]:
@@ -61,11 +59,6 @@ def test_export_writes_the_log_as_ndjson(store: str) -> None:
     assert all({"id", "type", "party", "effectiveDate", "year", "data", "recordedAt", "postedBy"} <= set(e) for e in lines)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _request(url: str, token: str | None = None, body: Any = None) -> tuple[int, Any]:
     headers = {"Content-Type": "application/json"}
@@ -82,7 +75,7 @@ def _request(url: str, token: str | None = None, body: Any = None) -> tuple[int,
 def test_serve_answers_over_http(store: str) -> None:
     ledger(store, "demo")
     token = ledger(store, "token", "create", "--role", "auditor").stdout.strip()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LEDGER_DB": store}
     server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

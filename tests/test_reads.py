@@ -64,6 +64,9 @@ async def test_the_log_streams_as_ndjson_in_order(api: Api, token: str) -> None:
     status, body = await api.get(token, "/v1/events", after=lines[1]["position"], limit=2)
     assert [e["id"] for e in body["results"]] == [e["id"] for e in lines[2:4]]
     assert body["count"] == 5 and body["next"] is not None
+    status, body = await api.get(token, "/v1/events", after=lines[2]["position"], limit=2)
+    assert [e["id"] for e in body["results"]] == [e["id"] for e in lines[3:]]
+    assert body["next"] is None  # a full last page points nowhere
 
 
 async def test_as_of_answers_what_was_known_before_a_correction(api: Api, token: str) -> None:

@@ -1,0 +1,77 @@
+"""Where the ingest time goes: the work of a POST, without HTTP, in one thread, profiled.
+
+    .venv/bin/python benchmarks/profile_ingest.py --db sqlite --events 20000 [--top 40] [--out ingest.prof]
+
+For each batch of `--batch` generated events, as the HTTP handler does it: decode the
+body (orjson), validate every event (`parse_event`), `Ledger.post`, then project the
+batch (`Projector.run_once`, what the POST waits for). Prints the time of each phase
+and the functions cProfile finds most expensive (cumulative), with the profiler's
+overhead: use the phase split for proportions, not the absolute rates. (The HTTP
+server runs this work in executor threads, where cProfile cannot follow it.)
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import time
+
+import orjson
+
+import common
+
+
+def main() -> None:
+    p = common.parser(__doc__.split("\n\n")[0], events=20_000)
+    p.add_argument("--batch", type=int, default=1000)
+    p.add_argument("--top", type=int, default=40)
+    p.add_argument("--out", help="write the profile here (for snakeviz or pstats)")
+    p.add_argument("--no-profile", action="store_true", help="time the phases only, without cProfile's overhead")
+    args = p.parse_args()
+    from ledger.application import Ledger
+    from ledger.events import parse_event
+    from projections.db import ReadDB
+    from projections.runner import Projector
+
+    events = common.dataset(args.events, args.seed)
+    registrations, rest = common.split_registration(events)
+    bodies = [orjson.dumps({"events": list(b)}) for b in common.chunks(rest, args.batch)]
+    with common.fresh_db(args.db, "profile", args.keep) as url:
+        ledger, db = Ledger(url), ReadDB(url)
+        projector = Projector(ledger, db)
+        ledger.post([parse_event(e) for e in registrations], "admin:profile")
+        projector.catch_up()
+        phases = {"decode": 0.0, "validate": 0.0, "post": 0.0, "project": 0.0}
+        profile = cProfile.Profile()
+        if not args.no_profile:
+            profile.enable()
+        for body in bodies:
+            t0 = time.perf_counter()
+            raw = orjson.loads(body)["events"]
+            t1 = time.perf_counter()
+            parsed = [parse_event(e) for e in raw]
+            t2 = time.perf_counter()
+            ledger.post(parsed, "admin:profile")
+            t3 = time.perf_counter()
+            projector.catch_up()
+            t4 = time.perf_counter()
+            for name, seconds in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                phases[name] += seconds
+        profile.disable()
+        db.close()
+        ledger.close()
+    total = sum(phases.values())
+    print(f"{len(rest):,} events in batches of {args.batch} on {args.db}: {total:.2f} s"
+          f"{'' if args.no_profile else ' under the profiler'} "
+          f"({len(rest) / total:,.0f} events/s)")
+    for name, seconds in phases.items():
+        print(f"  {name:9} {seconds:7.2f} s  {seconds / total:6.1%}  {seconds / len(rest) * 1e6:7.1f} µs/event")
+    if args.no_profile:
+        return
+    if args.out:
+        profile.dump_stats(args.out)
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
