@@ -6,6 +6,8 @@ database that does not answer (down, restarting, no connection to be had) is a 5
 with `Retry-After`, not a 500: the request may simply be sent again (a POST with the
 same ids), and the pools reconnect by themselves once the database is back. While it
 is down the others are answered at once rather than each after a wait (`Outage`).
+So is a write that waited longer than the lock timeout for the store's write lock
+("busy": the database answers, so the breaker stays closed).
 With the embedded projector (the default) the API process follows the log itself;
 in the production topology `ledger project` does, and the API only waits for it.
 """
@@ -21,7 +23,7 @@ from aiohttp import web
 
 from api import state
 from api.openapi import API_VERSION, document
-from api.problems import Problem, database_unavailable, from_http_exception, unavailable
+from api.problems import Problem, busy, database_busy, database_unavailable, from_http_exception, unavailable
 from api.routes import routes
 from api.waiting import Advances, executors
 from api.tokens import TokenStore
@@ -69,6 +71,10 @@ async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamRes
             log.warning("database unavailable: %s %s answered 503 (%s: %s)",
                         request.method, request.path, type(e).__name__, " ".join(str(e).split()))
             return unavailable(request.method).response(), True
+        if database_busy(e):
+            log.warning("database busy: %s %s answered 503 (%s: %s)",
+                        request.method, request.path, type(e).__name__, " ".join(str(e).split()))
+            return busy().response(), False
         log.exception("unhandled error on %s %s", request.method, request.path)
         detail = "the ledger failed to answer; nothing half-written"
         return Problem(500, "internal-error", "Internal server error", detail).response(), False
@@ -117,7 +123,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Appli
 def _lifecycle(ledger: Ledger | None) -> Callable[[web.Application], object]:
     async def context(app: web.Application):  # type: ignore[no-untyped-def]
         settings = app[state.SETTINGS]
-        app[state.LEDGER] = ledger or Ledger(settings.db)
+        app[state.LEDGER] = ledger or Ledger(settings.db, settings.lock_timeout)
         app[state.DB] = ReadDB(settings.db)
         app[state.TOKENS] = TokenStore(app[state.DB])
         projector = Projector(app[state.LEDGER], app[state.DB])

@@ -32,10 +32,14 @@ def _ok(description: str, schema: dict[str, Any], csv: bool = False, status: str
 
 
 def _problem(status: str, description: str) -> dict[str, Any]:
+    headers = _VERSION_HEADER
+    if status == "503":
+        headers = {**headers, "Retry-After": {"description": "Seconds to wait before sending the request again",
+                                              "schema": {"type": "integer", "minimum": 1}}}
     return {
         status: {
             "description": description,
-            "headers": _VERSION_HEADER,
+            "headers": headers,
             "content": {"application/problem+json": {"schema": _ref("Problem")}},
         }
     }
@@ -50,7 +54,8 @@ def _errors(*statuses: str) -> dict[str, Any]:
         "409": "An event id was posted before with different content",
         "413": "Batch or body too large",
         "422": "A domain rule refused the batch; nothing was stored",
-        "503": "The database does not answer",
+        "503": "The database does not answer (database-unavailable), or a write waited longer than the lock "
+               "timeout (ledger-busy); nothing was stored: send it again after Retry-After seconds",
     }
     out: dict[str, Any] = {}
     for status in statuses:
@@ -574,6 +579,17 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _with_503(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that needs the database may answer 503 (api/app.py); only the
+    liveness probe and this document do not."""
+    for path, operations in paths.items():
+        if path in ("/healthz", "/v1/openapi.json"):
+            continue
+        for operation in operations.values():
+            operation["responses"].update(_errors("503"))
+    return paths
+
+
 def document(contact: dict[str, str]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -587,7 +603,7 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
         "servers": [{"url": "http://127.0.0.1:8080", "description": "Local (make run)"}],
         "tags": [{"name": n} for n in ("service", "events", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3")],
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
+        "paths": _with_503(_paths()),
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},

@@ -7,6 +7,8 @@ on it; validation errors add `invalidParams`, refused batches add `errors`.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -77,6 +79,9 @@ RETRY_AFTER_SECONDS = 5
 # is wrong: class 08 (connection exception), the server shutting down or crashing
 # (57P01, 57P02), still starting (57P03), no connection slot free (53300).
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+# Lock not available, statement timeout, deadlock, serialisation failure.
+_BUSY_SQLSTATES = ("55P03", "57014", "40P01", "40001")
+BUSY_RETRY_AFTER_SECONDS = 1
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -87,20 +92,39 @@ def database_unavailable(exc: BaseException) -> bool:
     or one of the SQLSTATEs above. The eventsourcing library wraps psycopg's errors in
     its own (`eventsourcing.persistence.OperationalError` ... `from` the original), so
     the chain of causes is followed. Not an outage: SQLite's "database is locked" and
-    the library's `ConnectionUnavailableError` on SQLite (another writer holds the
-    lock), a lock or statement timeout, a serialisation failure, psycopg's
-    `InterfaceError` (a closed cursor: a bug) and a `PipelineAborted` (a statement
-    before it failed): those stay 500s or are retried where they happen."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    a lock or statement timeout (`database_busy`), psycopg's `InterfaceError` (a closed
+    cursor: a bug) and a `PipelineAborted` (a statement before it failed)."""
+    for current in _causes(exc):
         if isinstance(current, psycopg.OperationalError) and not isinstance(current, psycopg.errors.PipelineAborted):
             state = current.sqlstate
             if state is None or state.startswith(_UNAVAILABLE_SQLSTATES):
                 return True
-        current = current.__cause__ or current.__context__
     return False
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether `exc` says the database answers but another transaction kept it from
+    this one's work in time: the write lock not had within the lock timeout
+    (LEDGER_LOCK_TIMEOUT; PostgreSQL's 55P03, SQLite's "database is locked"), a
+    statement timeout, a deadlock. Nothing was written; the same request may be sent
+    again at once."""
+    for current in _causes(exc):
+        if isinstance(current, psycopg.Error) and current.sqlstate in _BUSY_SQLSTATES:
+            return True
+        if isinstance(current, sqlite3.OperationalError) and "database is locked" in str(current):
+            return True
+    return False
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and the errors it was raised from: the eventsourcing library wraps the
+    drivers' errors in its own."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def unavailable(method: str) -> Problem:
@@ -114,6 +138,17 @@ def unavailable(method: str) -> Problem:
         detail = "the database does not answer; try again after Retry-After seconds"
     problem = Problem(503, "database-unavailable", "Database unavailable", detail)
     problem.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return problem
+
+
+def busy() -> Problem:
+    """503 with `Retry-After`: other writers held the lock longer than the lock timeout."""
+    detail = (
+        "other writers held the ledger's write lock longer than its lock timeout; nothing was stored: "
+        "send the request again with the same ids after Retry-After seconds"
+    )
+    problem = Problem(503, "ledger-busy", "Ledger busy", detail)
+    problem.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
     return problem
 
 

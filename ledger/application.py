@@ -153,10 +153,10 @@ class Ledger(Application[UUID]):
     name = "ledger"
     snapshotting_intervals = {Book: SNAPSHOT_INTERVAL}
 
-    def __init__(self, db_url: str):
+    def __init__(self, db_url: str, lock_timeout: int | None = None):
         super().__init__(
             env={
-                **library_env(db_url),
+                **library_env(db_url, lock_timeout),
                 "AGGREGATE_CACHE_MAXSIZE": "20000",
                 "IS_SNAPSHOTTING_ENABLED": "y",
             }

@@ -197,8 +197,10 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
         return positions
 
 
-def library_env(db_url: str) -> dict[str, str]:
-    """The eventsourcing library's settings for a `sqlite:///path` or `postgresql://` URL."""
+def library_env(db_url: str, lock_timeout: int | None = None) -> dict[str, str]:
+    """The eventsourcing library's settings for a `sqlite:///path` or `postgresql://` URL;
+    `lock_timeout`: seconds a write waits for the store's write lock (default 30 on
+    SQLite, 10 on PostgreSQL)."""
     if db_url.startswith("sqlite:///"):
         path = unquote(db_url[len("sqlite:///") :])  # sqlite:///./rel.db, sqlite:////abs.db
         if not path:
@@ -206,7 +208,7 @@ def library_env(db_url: str) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(lock_timeout or 30),
             "APPLICATION_RECORDER_TOPIC": "ledger.store:SQLiteLedgerRecorder",
         }
     url = urlparse(db_url)
@@ -218,7 +220,7 @@ def library_env(db_url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(url.port or 5432),
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": str(lock_timeout or 10),
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_MAX_OVERFLOW": "4",
             # While the database is down a call waits this many seconds for a pooled

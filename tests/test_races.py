@@ -1,6 +1,7 @@
 """Two processes posting the same batch at once (a client's retry over a second
 connection): whatever the interleaving, one answer is the 201 and the other the 200
-retry with the same positions; never a 422 or a 500.
+retry with the same positions; never a 422 or a 500. And a post kept from the write
+lock longer than the lock timeout is a 503 to retry, not a 500.
 
 The load test (tests/test_load.py) found both races below about once in 300 tries;
 here each interleaving is made to happen every time. Ledger `first` stores the batch
@@ -9,16 +10,24 @@ books that already hold the batch."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pytest
 
+from api.app import create_app
+from api.tokens import TokenStore
 from ledger.application import Ledger
+from ledger.config import Settings
 from ledger.events import Event, parse_event
+from projections.db import ReadDB
 
 PARTY = "GM0439"
 ROUNDS = 300
@@ -101,3 +110,48 @@ def test_two_processes_racing_the_same_batches_answer_201_and_200(store: str) ->
         with ThreadPoolExecutor(2) as pool:
             outcomes[tuple(sorted(pool.map(post, (first, second))))] += 1
     assert outcomes == {("200", "201"): ROUNDS}
+
+
+@contextmanager
+def write_lock_held(store: str, ledger: Ledger) -> Iterator[None]:
+    """Another writer holding the event store's write lock, as a long import would."""
+    if store.startswith("sqlite:///"):
+        holder = sqlite3.connect(store[len("sqlite:///"):], isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    table = ledger.recorder.events_table_name  # type: ignore[attr-defined]
+    with psycopg.connect(store) as holder, holder.transaction():
+        holder.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        yield
+
+
+async def test_a_post_that_waits_past_the_lock_timeout_is_a_503_busy_and_stores_nothing(
+    store: str, aiohttp_client: Any
+) -> None:
+    app = create_app(Settings(db=store, read_timeout=10, lock_timeout=1))
+    client = await aiohttp_client(app)
+    first, _ = _ledgers(store)
+    db = ReadDB(store)
+    token = TokenStore(db).create("gemeente", PARTY)[1]
+    db.close()
+    body = {"events": [{"id": str(uuid.uuid4()), "type": "CostBooked", "party": PARTY, "effectiveDate": "2015-06-30",
+                        "data": {"budget": "participatiebudget", "category": "re-integratie", "amountCents": 70}}]}
+    headers = {"Authorization": f"Bearer {token}"}
+    head = first.head()
+    with write_lock_held(store, first):
+        r = await client.post("/v1/events", json=body, headers=headers)
+        problem = await r.json(content_type=None)
+    assert r.status == 503, problem
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.headers["Retry-After"] == "1"
+    assert problem["type"].endswith(":ledger-busy") and "nothing was stored" in problem["detail"]
+    assert first.head() == head
+    r = await client.post("/v1/events", json=body, headers=headers)  # the same ids, once the lock is free
+    assert r.status == 201, await r.text()
+    r = await client.get("/readyz")
+    assert r.status == 200  # busy is not down: the breaker stayed closed
