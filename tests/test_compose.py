@@ -124,6 +124,7 @@ def test_the_vendored_schema_is_the_compose_specification() -> None:
 def test_the_file_follows_the_compose_specification() -> None:
     compose = load_compose()
     assert "version" not in compose, "the `version:` key is obsolete in the Compose Specification"
+    assert "name" not in compose, "docker-compose 1.29, as Debian 12 packages it, refuses a top-level `name:`"
     assert _errors(compose) == []
     # As Compose validates it: interpolated, with the defaults and with everything set.
     assert _errors(interpolate(compose, {})) == []
