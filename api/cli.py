@@ -270,8 +270,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     instants, every rule checked again. The export's hash chain is checked first, so a
     tampered file stores nothing; then each event must be sealed here exactly as there."""
     from datetime import datetime
-    from itertools import groupby
-
     from ledger.application import BatchRefused
     from ledger.audit import verify_export
     from ledger.chain import entry_of
@@ -289,12 +287,14 @@ def cmd_import(args: argparse.Namespace) -> int:
                       f"{checked.problem}; nothing was stored", file=sys.stderr)
                 return 1
             source.seek(0)
+            imported = 0
             for chunk in _chunks(source, 1000):
-                for poster, same_poster in groupby(chunk, key=lambda row: row[1]["postedBy"]):
-                    rows = list(same_poster)
+                for rows in _runs(chunk):
                     events = [parse_event(entry_of(r)) for _, r in rows]
                     stamps = [datetime.fromisoformat(r["recordedAt"]) for _, r in rows]
-                    result = ledger.post(events, poster, recorded_at=stamps)
+                    first = rows[0][1]["position"]
+                    result = ledger.post(events, rows[0][1]["postedBy"], recorded_at=stamps, first_position=first)
+                    imported += len(events)
                     for (line, r), accepted in zip(rows, result.results, strict=True):
                         if (r["position"], r["chainHash"]) != (accepted.position, accepted.chain_hash):
                             raise ValueError(
@@ -305,8 +305,20 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"ledger import: {e}; nothing after the last whole batch was stored", file=sys.stderr)
             return 1
     count = projector.catch_up()
-    print(f"imported {ledger.head()} events; projected {count}", file=sys.stderr)
+    print(f"imported {imported} events up to position {ledger.head()}; projected {count}", file=sys.stderr)
     return 0
+
+
+def _runs(chunk: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+    """The chunk's (line, event) rows cut into batches of one poster at consecutive
+    positions: each is posted at its exported positions, gaps and all."""
+    runs: list[list[tuple[int, dict[str, Any]]]] = []
+    for row in chunk:
+        last = runs[-1][-1][1] if runs else None
+        if last is None or last["postedBy"] != row[1]["postedBy"] or last["position"] + 1 != row[1]["position"]:
+            runs.append([])
+        runs[-1].append(row)
+    return runs
 
 
 def _seekable(path: str) -> Any:

@@ -171,18 +171,24 @@ class Ledger(Application[UUID]):
     # --- writing ----------------------------------------------------------------
 
     def post(
-        self, events: Sequence[Event], posted_by: str, recorded_at: Sequence[datetime] | None = None
+        self,
+        events: Sequence[Event],
+        posted_by: str,
+        recorded_at: Sequence[datetime] | None = None,
+        first_position: int | None = None,
     ) -> PostResult:
         """Store every event of the batch, or none: raise `BatchRefused` or `IdReused`.
-        `recorded_at` is for an import: the instants the events were first recorded in
-        the ledger they were exported from (every rule is still checked again)."""
+        `recorded_at` and `first_position` are for an import: the instants the events
+        were first recorded in the ledger they were exported from, and the position of
+        the first (the log there may have gaps: PostgreSQL spends a position on every
+        insert that rolled back). Every rule is still checked again."""
         if len({e.id for e in events}) != len(events):
             raise ValueError("an id occurs twice in one batch")
         with self._write_lock:
             for attempt in range(_CONFLICT_RETRIES):
                 batch = _Batch(self)
                 try:
-                    return self._post_once(events, posted_by, batch, recorded_at)
+                    return self._post_once(events, posted_by, batch, recorded_at, first_position)
                 except RecordConflictError:
                     if attempt == _CONFLICT_RETRIES - 1:
                         raise
@@ -195,7 +201,12 @@ class Ledger(Application[UUID]):
         raise AssertionError("unreachable")
 
     def _post_once(
-        self, events: Sequence[Event], posted_by: str, batch: _Batch, recorded_at: Sequence[datetime] | None = None
+        self,
+        events: Sequence[Event],
+        posted_by: str,
+        batch: _Batch,
+        recorded_at: Sequence[datetime] | None = None,
+        first_position: int | None = None,
     ) -> PostResult:
         receipts = self.recorder.receipts([e.id for e in events])  # type: ignore[attr-defined]
         results: list[Accepted | None] = [None] * len(events)
@@ -237,7 +248,7 @@ class Ledger(Application[UUID]):
         ]
         # Straight to the event store: `Application.save` would also check each event
         # against a runtime protocol, a third of the posting time in batches of 1,000.
-        self.events.put(pending, receipts=receipts)
+        self.events.put(pending, receipts=receipts, first_position=first_position)
         batch.stored = True
         for (i, _), r in zip(fresh, receipts, strict=True):
             assert r.receipt is not None  # completed by the recorder

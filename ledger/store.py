@@ -11,6 +11,10 @@ recorded instant, both under the write lock the insert holds: SQLite's, or the
 EXCLUSIVE lock the library takes on PostgreSQL's events table. The SQLite recorder
 knows the positions right after its insert; the PostgreSQL recorder learns them after
 its insert; each writes the receipts at that point.
+
+An import (`ledger import`) places events at the positions they had where they were
+exported, gaps included (`first_position`): PostgreSQL spends a position on every
+insert that rolled back, and the chain seals each event's position.
 """
 
 from __future__ import annotations
@@ -143,9 +147,30 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
         return [*super().construct_create_table_statements(), *self._create_receipts()]
 
     def _insert_events(
-        self, c: Any, stored_events: Sequence[StoredEvent], *, receipts: Sequence[PendingReceipt] = (), **kwargs: Any
+        self,
+        c: Any,
+        stored_events: Sequence[StoredEvent],
+        *,
+        receipts: Sequence[PendingReceipt] = (),
+        first_position: int | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        positions = super()._insert_events(c, stored_events, **kwargs)
+        if first_position is None:
+            positions = super()._insert_events(c, stored_events, **kwargs)
+        else:
+            # SQLite gives the next row the highest rowid plus one: a placeholder row
+            # just before `first_position`, gone again before the commit, leaves the gap.
+            c.execute(f"SELECT COALESCE(MAX(rowid), 0) AS head FROM {self.events_table_name}")
+            gap = _check_after(c.fetchone()["head"], first_position)
+            if gap:
+                c.execute(
+                    f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, topic, state) "
+                    "VALUES (?, 'position-gap', 0, '', x'')",
+                    (first_position - 1,),
+                )
+            positions = super()._insert_events(c, stored_events, **kwargs)
+            if gap:
+                c.execute(f"DELETE FROM {self.events_table_name} WHERE rowid = ?", (first_position - 1,))
         if receipts:  # the insert above holds SQLite's write lock until commit
             self._write_receipts(c, receipts, positions)
         return positions
@@ -187,6 +212,19 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
             self._insert_stored_events(curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
+    def _insert_stored_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], *, first_position: int | None = None, **kwargs: Any
+    ) -> None:
+        if first_position is not None:  # under the table lock, so no other insert takes a number meanwhile
+            self._lock_table(curs)
+            curs.execute(f'SELECT COALESCE(MAX(notification_id), 0) AS head FROM "{self.datastore.schema}".'
+                         f'"{self.events_table_name}"')
+            _check_after(curs.fetchone()["head"], first_position)
+            sequence = f'"{self.datastore.schema}"."{self.events_table_name}"'
+            curs.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, false)",
+                         (sequence, first_position))
+        super()._insert_stored_events(curs, stored_events, **kwargs)
+
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], *, receipts: Sequence[PendingReceipt] = (), **kwargs: Any
     ) -> Sequence[int] | None:
@@ -195,6 +233,13 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
             self._write_receipts(curs, receipts, positions)
             curs.execute(f"NOTIFY {LOG_CHANNEL}")  # delivered at commit: projectors wake at once
         return positions
+
+
+def _check_after(head: int, first_position: int) -> bool:
+    """Whether `first_position` leaves a gap after the log's `head` (it may not be in it)."""
+    if first_position <= head:
+        raise ValueError(f"position {first_position} is taken: the log already reaches position {head}")
+    return first_position > head + 1
 
 
 def library_env(db_url: str, lock_timeout: int | None = None) -> dict[str, str]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 
@@ -55,6 +56,7 @@ def exact(number: int | float) -> Fraction:
     return Fraction(repr(number)) if isinstance(number, float) else Fraction(number)
 
 
+@lru_cache(maxsize=4096)
 def monthly_cents(wml_cents: int, loonwaarde_pct: int | float, part_time: int | float, year: int) -> int:
     """The art. 10d subsidy for one month in `year`, in whole cents (half up)."""
     rates = rates_for(year)
@@ -110,16 +112,26 @@ def end(grant: dict[str, Any], effective_date: str) -> None:
 def planned(grant: dict[str, Any]) -> dict[int, int]:
     """Cents committed per budget year by the grant's terms, before payments."""
     last = _month(grant["end"]) if grant["end"] is not None else f"{grant['horizon']:04d}-12"
-    terms = sorted(grant["terms"])
+    terms = tuple(sorted((since, pct) for since, pct in grant["terms"]))
+    return dict(_plan(grant["wml"], grant["partTime"], _month(grant["start"]), last, terms))
+
+
+@lru_cache(maxsize=65536)
+def _plan(
+    wml: int, part_time: int | float, first: str, last: str, terms: tuple[tuple[str, int | float], ...]
+) -> tuple[tuple[int, int], ...]:
+    """`planned`, remembered: every payment of a grant asks for its plan again, and a
+    grant's terms change at most once a year (a quarter of the posting time on a
+    generated year went to recomputing it)."""
     months: dict[tuple[int, int | float], int] = {}  # (year, loonwaarde) -> months at that rate
-    for month in _months(_month(grant["start"]), last):
+    for month in _months(first, last):
         loonwaarde = [pct for since, pct in terms if since <= month][-1]
         key = (int(month[:4]), loonwaarde)
         months[key] = months.get(key, 0) + 1
     out: dict[int, int] = {}
     for (year, loonwaarde), count in months.items():
-        out[year] = out.get(year, 0) + count * monthly_cents(grant["wml"], loonwaarde, grant["partTime"], year)
-    return out
+        out[year] = out.get(year, 0) + count * monthly_cents(wml, loonwaarde, part_time, year)
+    return tuple(out.items())
 
 
 def commitment_changes(grant: dict[str, Any], closed: list[int]) -> dict[str, int]:

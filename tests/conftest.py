@@ -34,6 +34,16 @@ def _pg_admin_conn() -> psycopg.Connection:
 def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database, dropped afterwards; where PostgreSQL
     is unreachable the test is skipped and the session ends with a loud notice."""
+    yield from _new_database(request)
+
+
+@pytest.fixture
+def other_pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A second one, for a test that moves a ledger from one database to another."""
+    yield from _new_database(request)
+
+
+def _new_database(request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         admin = _pg_admin_conn()
     except psycopg.OperationalError as e:

@@ -137,3 +137,28 @@ def test_import_refuses_a_tampered_export_and_a_log_that_breaks_the_rules(store:
     (tmp_path / "log.ndjson").write_bytes(b"\n".join(orjson.dumps(e) for e in events))
     out = ledger(target, "import", str(tmp_path / "log.ndjson"), check=False)
     assert out.returncode == 1 and "reserve-below-zero" in out.stderr
+
+
+def test_an_export_with_gaps_in_its_positions_imports_position_for_position(
+    pg_url: str, other_pg_url: str, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """PostgreSQL spends a position on every insert that rolls back (here: the loser of
+    two processes posting the same batch), so its log has gaps; the chain seals each
+    event's position, so an import must keep them, into either store."""
+    from tests.test_races import _event, _ledgers, _race
+
+    first, second = _ledgers(pg_url)
+    batch = [_event("CostBooked", {"budget": "participatiebudget", "category": "re-integratie", "amountCents": 70})]
+    _race(first, second, batch, monkeypatch)
+    first.post([_event("CostBooked", {"budget": "participatiebudget", "category": "re-integratie", "amountCents": 5})],
+               "gemeente:test")
+    positions = [e.position for e in first.log(after=0)]
+    assert positions[-1] > len(positions), positions  # the gap this test is about
+    exported = ledger(pg_url, "export").stdout
+    (tmp_path / "log.ndjson").write_text(exported)
+    for target in (f"sqlite:///{tmp_path}/imported.db", other_pg_url):
+        out = ledger(target, "import", str(tmp_path / "log.ndjson"), check=False)
+        assert out.returncode == 0, out.stderr
+        assert f"imported {len(positions)} events" in out.stderr
+        assert ledger(target, "export").stdout == exported, target
+        assert ledger(target, "verify").returncode == 0
