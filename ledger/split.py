@@ -106,21 +106,32 @@ def split(
     """The total charge and each party's share of it under `policy`; raise `NoKey`
     when an amount must go by a key that is missing or weighs nobody."""
     weights = key_weights(key, memberships, year) if key is not None else {}
-    exact_shares: dict[str, Fraction] = {party: Fraction(0) for party in weights}
+    # A split is linear in the cents, so the items that go by the same weights are
+    # summed first (exactly: the rounding is once, at the end): a year of thousands of
+    # items costs a few Fraction sums, not thousands.
     total = 0
+    by_usage: dict[tuple[tuple[str, Any], ...], list[int]] = {}  # usage -> [cents, nonzero items]
+    by_key = [0, 0]
     for item in items:
         total += item.cents
-        parts = None
-        if policy == "profijt" and item.usage:
-            parts = _by_weights(item.cents, {p: exact(u) for p, u in item.usage.items()})
-        if parts is None:
-            parts = _by_weights(item.cents, weights)
-        if parts is None:
-            if item.cents == 0:
-                continue
-            raise NoKey("no allocation key with a positive weight for a member in this year")
+        group = by_usage.setdefault(tuple(sorted(item.usage.items())), [0, 0]) if (
+            policy == "profijt" and item.usage) else by_key
+        group[0] += item.cents
+        group[1] += item.cents != 0
+    exact_shares: dict[str, Fraction] = {party: Fraction(0) for party in weights}
+    for usage, (cents, nonzero) in by_usage.items():
+        parts = _by_weights(cents, {p: exact(u) for p, u in usage})
+        if parts is None:  # a usage that weighs nobody: by the key instead
+            by_key[0] += cents
+            by_key[1] += nonzero
+            continue
         for party, share in parts.items():
             exact_shares[party] = exact_shares.get(party, Fraction(0)) + share
+    parts = _by_weights(by_key[0], weights)
+    if parts is None and by_key[1]:
+        raise NoKey("no allocation key with a positive weight for a member in this year")
+    for party, share in (parts or {}).items():
+        exact_shares[party] += share
     cents = hamilton(total, exact_shares)
     shares = [Share(party, weights.get(party, Fraction(0)), cents[party]) for party in sorted(exact_shares)]
     return total, shares
