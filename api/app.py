@@ -25,7 +25,7 @@ from api import state
 from api.openapi import API_VERSION, document
 from api.problems import Problem, busy, database_busy, database_unavailable, from_http_exception, unavailable
 from api.routes import routes
-from api.waiting import Advances, executors
+from api.waiting import Advances, Writer, readers
 from api.tokens import TokenStore
 from ledger.application import Ledger
 from ledger.config import Settings
@@ -129,8 +129,8 @@ def _lifecycle(ledger: Ledger | None) -> Callable[[web.Application], object]:
         projector = Projector(app[state.LEDGER], app[state.DB])
         app[state.PROJECTOR] = projector
         projector.start(follow=settings.projector == "embedded")
-        readers, app[state.WRITER] = executors()
-        asyncio.get_running_loop().set_default_executor(readers)
+        asyncio.get_running_loop().set_default_executor(readers())
+        app[state.WRITER] = Writer(app[state.LEDGER])
         app[state.ADVANCES] = Advances(projector)
         yield
         app[state.WRITER].shutdown()

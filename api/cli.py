@@ -270,6 +270,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     instants, every rule checked again. The export's hash chain is checked first, so a
     tampered file stores nothing; then each event must be sealed here exactly as there."""
     from datetime import datetime
+
     from ledger.application import BatchRefused
     from ledger.audit import verify_export
     from ledger.chain import entry_of

@@ -141,11 +141,8 @@ async def post_events(request: web.Request) -> web.Response:
     refused = refused_posts(principal, events)
     if refused:
         raise forbidden(f"{len(refused)} of {len(events)} events may not be posted with this token", errors=refused)
-    ledger = request.app[state.LEDGER]
     try:
-        result: PostResult = await asyncio.get_running_loop().run_in_executor(
-            request.app[state.WRITER], ledger.post, events, principal.name
-        )
+        result: PostResult = await request.app[state.WRITER].post(events, principal.name)
     except IdReused as e:
         raise Problem(
             409,

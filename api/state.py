@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from aiohttp import web
 
 from api.tokens import TokenStore
-from api.waiting import Advances
+from api.waiting import Advances, Writer
 from ledger.application import Ledger
 from ledger.config import Settings
 from projections.db import ReadDB
@@ -19,5 +17,5 @@ DB = web.AppKey("db", ReadDB)
 PROJECTOR = web.AppKey("projector", Projector)
 TOKENS = web.AppKey("tokens", TokenStore)
 OPENAPI = web.AppKey("openapi", bytes)
-WRITER = web.AppKey("writer", ThreadPoolExecutor)
+WRITER = web.AppKey("writer", Writer)
 ADVANCES = web.AppKey("advances", Advances)

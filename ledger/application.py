@@ -56,6 +56,14 @@ class Accepted:
 
 
 @dataclass(frozen=True, slots=True)
+class Post:
+    """A client's batch, and who posted it."""
+
+    events: Sequence[Event]
+    posted_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class PostResult:
     results: list[Accepted]
     created: bool  # False when every event was already in the ledger (a pure retry)
@@ -184,11 +192,36 @@ class Ledger(Application[UUID]):
         insert that rolled back). Every rule is still checked again."""
         if len({e.id for e in events}) != len(events):
             raise ValueError("an id occurs twice in one batch")
+        return self._post_retrying([Post(events, posted_by)], recorded_at, first_position)[0]
+
+    def post_group(self, posts: Sequence[Post]) -> list[PostResult | Exception]:
+        """Several independent posts, each still all or nothing, answered as posting them
+        one by one in this order would answer them: each its `PostResult` or the error
+        `post` raised. Where all are accepted they are stored in one transaction (group
+        commit: the API's queued single-event posts cost one round of lookups, one
+        insert and one commit); where any is refused, or two share an id, one by one."""
+        ids = [e.id for p in posts for e in p.events]
+        if len(posts) > 1 and len(set(ids)) == len(ids):
+            try:
+                return list(self._post_retrying(posts))
+            except (BatchRefused, IdReused):
+                pass  # which post is refused, and what the others answer, one by one
+        return [self._outcome(p) for p in posts]
+
+    def _outcome(self, post: Post) -> PostResult | Exception:
+        try:
+            return self.post(post.events, post.posted_by)
+        except Exception as e:  # noqa: BLE001 - the caller answers each post with its own error
+            return e
+
+    def _post_retrying(
+        self, posts: Sequence[Post], recorded_at: Sequence[datetime] | None = None, first_position: int | None = None
+    ) -> list[PostResult]:
         with self._write_lock:
             for attempt in range(_CONFLICT_RETRIES):
                 batch = _Batch(self)
                 try:
-                    return self._post_once(events, posted_by, batch, recorded_at, first_position)
+                    return self._post_once(posts, batch, recorded_at, first_position)
                 except RecordConflictError:
                     if attempt == _CONFLICT_RETRIES - 1:
                         raise
@@ -202,60 +235,67 @@ class Ledger(Application[UUID]):
 
     def _post_once(
         self,
-        events: Sequence[Event],
-        posted_by: str,
+        posts: Sequence[Post],
         batch: _Batch,
         recorded_at: Sequence[datetime] | None = None,
         first_position: int | None = None,
-    ) -> PostResult:
-        receipts = self.recorder.receipts([e.id for e in events])  # type: ignore[attr-defined]
-        results: list[Accepted | None] = [None] * len(events)
-        reused = []
-        for i, e in enumerate(events):
-            receipt = receipts.get(e.id)
-            if receipt is None:
-                continue
-            if receipt.content_hash != e.content_hash:
-                reused.append(i)
-            results[i] = Accepted.of(receipt)
-        if reused:
-            raise IdReused(reused)
-        fresh = [(i, e) for i, e in enumerate(events) if results[i] is None]
-        if not fresh:
-            return PostResult([r for r in results if r is not None], created=False)
+    ) -> list[PostResult]:
+        """One try at storing `posts` in one transaction; `recorded_at` is for a single
+        post (an import)."""
+        receipts = self.recorder.receipts([e.id for p in posts for e in p.events])  # type: ignore[attr-defined]
+        answers: list[list[Accepted | None]] = []
+        fresh: list[tuple[int, int, Event]] = []  # (post, index in it, event) not yet stored
+        for n, p in enumerate(posts):
+            results: list[Accepted | None] = [None] * len(p.events)
+            reused = []
+            for i, e in enumerate(p.events):
+                receipt = receipts.get(e.id)
+                if receipt is None:
+                    fresh.append((n, i, e))
+                    continue
+                if receipt.content_hash != e.content_hash:
+                    reused.append(i)
+                results[i] = Accepted.of(receipt)
+            if reused:
+                raise IdReused(reused)
+            answers.append(results)
 
-        violations: list[tuple[int, RuleViolation]] = []
         pending = []
-        for i, e in fresh:
-            stamp = RECORDED_AT.set(recorded_at[i] if recorded_at is not None else None)
-            try:
-                pending.extend(self._decide(e, posted_by, batch))
-            except RuleViolation as v:
-                violations.append((i, v))
-            finally:
-                RECORDED_AT.reset(stamp)
-        if violations:
-            if self.recorder.receipts([e.id for _, e in fresh]):  # type: ignore[attr-defined]
-                # Another process stored these events after their receipts were looked
-                # up above but before their books were read: the books refuse them as
-                # a second time. Go round again, to answer from the receipts.
-                raise RecordConflictError("the batch was stored meanwhile")
-            raise BatchRefused(violations)
+        for n, p in enumerate(posts):
+            violations: list[tuple[int, RuleViolation]] = []
+            mine = [(i, e) for m, i, e in fresh if m == n]
+            for i, e in mine:
+                stamp = RECORDED_AT.set(recorded_at[i] if recorded_at is not None else None)
+                try:
+                    pending.extend(self._decide(e, p.posted_by, batch))
+                except RuleViolation as v:
+                    violations.append((i, v))
+                finally:
+                    RECORDED_AT.reset(stamp)
+            if violations:
+                if self.recorder.receipts([e.id for _, e in mine]):  # type: ignore[attr-defined]
+                    # Another process stored these events after their receipts were looked
+                    # up above but before their books were read: the books refuse them as
+                    # a second time. Go round again, to answer from the receipts.
+                    raise RecordConflictError("the batch was stored meanwhile")
+                raise BatchRefused(violations)
 
-        receipts = [
-            PendingReceipt(ev.entry, ev.derived, ev.posted_by, e.content_hash, rfc3339(ev.timestamp))
-            for (_, e), ev in zip(fresh, pending, strict=True)
-        ]
-        # Straight to the event store: `Application.save` would also check each event
-        # against a runtime protocol, a third of the posting time in batches of 1,000.
-        self.events.put(pending, receipts=receipts, first_position=first_position)
-        batch.stored = True
-        for (i, _), r in zip(fresh, receipts, strict=True):
-            assert r.receipt is not None  # completed by the recorder
-            results[i] = Accepted.of(r.receipt)
-        for book in batch.snapshots_due():
-            self._snapshot(book)
-        return PostResult([r for r in results if r is not None], created=True)
+        if pending:
+            stored = [
+                PendingReceipt(ev.entry, ev.derived, ev.posted_by, e.content_hash, rfc3339(ev.timestamp))
+                for (_, _, e), ev in zip(fresh, pending, strict=True)
+            ]
+            # Straight to the event store: `Application.save` would also check each event
+            # against a runtime protocol, a third of the posting time in batches of 1,000.
+            self.events.put(pending, receipts=stored, first_position=first_position)
+            batch.stored = True
+            for (n, i, _), r in zip(fresh, stored, strict=True):
+                assert r.receipt is not None  # completed by the recorder
+                answers[n][i] = Accepted.of(r.receipt)
+            for book in batch.snapshots_due():
+                self._snapshot(book)
+        created = {n for n, _, _ in fresh}
+        return [PostResult([a for a in results if a is not None], created=n in created) for n, results in enumerate(answers)]
 
     def _decide(self, event: Event, posted_by: str, batch: _Batch) -> list[Any]:
         """Check one event against its party's books and record it there; return the
