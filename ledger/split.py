@@ -16,6 +16,7 @@ memberships, and gets shares in whole cents that add up exactly to the total.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -96,6 +97,14 @@ def _by_weights(cents: int, weights: Mapping[str, Fraction]) -> dict[str, Fracti
     return {party: cents * w / total for party, w in weights.items()}
 
 
+def _whole(usage: tuple[tuple[str, Any], ...]) -> dict[str, int]:
+    """A usage's exact values scaled by one common factor to whole numbers (a split by
+    them is the same split)."""
+    values = {party: exact(u) for party, u in usage}
+    scale = math.lcm(*(v.denominator for v in values.values()))
+    return {party: v.numerator * (scale // v.denominator) for party, v in values.items()}
+
+
 def split(
     items: Iterable[Item],
     key: Key | None,
@@ -118,15 +127,29 @@ def split(
             policy == "profijt" and item.usage) else by_key
         group[0] += item.cents
         group[1] += item.cents != 0
-    exact_shares: dict[str, Fraction] = {party: Fraction(0) for party in weights}
+    # Each usage's shares in whole numbers over the usage's total; usages with the same
+    # total add up as integers (Fractions one per item took 25 ms for 340 usages)...
+    over: dict[int, dict[str, int]] = {}  # usage total -> party -> cents x usage, summed
     for usage, (cents, nonzero) in by_usage.items():
-        parts = _by_weights(cents, {p: exact(u) for p, u in usage})
-        if parts is None:  # a usage that weighs nobody: by the key instead
+        scaled = _whole(usage)
+        total_usage = sum(scaled.values())
+        if total_usage == 0:  # a usage that weighs nobody: by the key instead
             by_key[0] += cents
             by_key[1] += nonzero
             continue
-        for party, share in parts.items():
-            exact_shares[party] = exact_shares.get(party, Fraction(0)) + share
+        sums = over.setdefault(total_usage, {})
+        for party, units in scaled.items():
+            sums[party] = sums.get(party, 0) + cents * units
+    # ... and over all totals at once, in whole numbers over their least common multiple.
+    common = math.lcm(*over)
+    numerators: dict[str, int] = {}
+    for total_usage, sums in over.items():
+        factor = common // total_usage
+        for party, numerator in sums.items():
+            numerators[party] = numerators.get(party, 0) + numerator * factor
+    exact_shares: dict[str, Fraction] = {party: Fraction(0) for party in weights}
+    for party, numerator in numerators.items():
+        exact_shares[party] = exact_shares.get(party, Fraction(0)) + Fraction(numerator, common)
     parts = _by_weights(by_key[0], weights)
     if parts is None and by_key[1]:
         raise NoKey("no allocation key with a positive weight for a member in this year")

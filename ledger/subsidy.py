@@ -51,6 +51,7 @@ def rates_for(year: int) -> Rates:
     return RATES[max(known)] if known else RATES[min(RATES)]
 
 
+@lru_cache(maxsize=65536)
 def exact(number: int | float) -> Fraction:
     """A JSON number as the exact decimal the client wrote (0.1 is one tenth, not a binary float)."""
     return Fraction(repr(number)) if isinstance(number, float) else Fraction(number)

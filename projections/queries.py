@@ -189,15 +189,19 @@ def readable_parties(db: ReadDB, party: str) -> set[str]:
 def party_kind(db: ReadDB, code: str, as_of: str | None = None) -> str | None:
     """'gemeente' or 'organisation' for a registered party (known at `as_of`), else None."""
     where, params = recorded_by("recorded_at", as_of)
+    # One index seek per type (log_events_party_type): with `type IN (...)` the planners
+    # walked the party's whole log backwards, a shared organisation's thousands of
+    # charges (PostgreSQL: 38 ms at the median of a cost-split read).
+    latest = f"SELECT position, body FROM log_events WHERE party = ? AND type = ?{where} ORDER BY position DESC LIMIT 1"
     with db.transaction() as cur:
-        row = cur.execute(
-            "SELECT body FROM log_events WHERE party = ? AND type IN ('PartyRegistered', 'OrganisationRegistered')"
-            f"{where} ORDER BY position DESC LIMIT 1",
-            [code, *params],
-        ).fetchone()
-    if row is None:
+        rows = [
+            row
+            for kind in ("PartyRegistered", "OrganisationRegistered")
+            if (row := cur.execute(latest, [code, kind, *params]).fetchone()) is not None
+        ]
+    if not rows:
         return None
-    event = orjson.loads(row[0])
+    event = orjson.loads(max(rows)[1])
     return "organisation" if event["type"] == "OrganisationRegistered" else event["data"]["kind"]
 
 
