@@ -199,7 +199,8 @@ class Ledger(Application[UUID]):
         one by one in this order would answer them: each its `PostResult` or the error
         `post` raised. Where all are accepted they are stored in one transaction (group
         commit: the API's queued single-event posts cost one round of lookups, one
-        insert and one commit); where any is refused, or two share an id, one by one."""
+        insert and one commit); where any is refused, two share an id, or another
+        process wrote one of the group's books meanwhile, one by one."""
         ids = [e.id for p in posts for e in p.events]
         if len(posts) > 1 and len(set(ids)) == len(ids):
             try:
