@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.render import XLSX
 from ledger.events import PAYLOADS, Envelope
 from ledger.rules import RULES
 
@@ -28,6 +29,7 @@ def _ok(description: str, schema: dict[str, Any], csv: bool = False, status: str
     content: dict[str, Any] = {"application/json": {"schema": schema}}
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
+        content[XLSX] = {"schema": {"type": "string", "format": "binary"}}
     return {status: {"description": description, "headers": _VERSION_HEADER, "content": content}}
 
 
@@ -480,6 +482,7 @@ def _paths() -> dict[str, Any]:
                             "application/json": {"schema": _page_of("LoggedEvent")},
                             "application/x-ndjson": {"schema": {"type": "string"}},
                             "text/csv": {"schema": {"type": "string"}},
+                            XLSX: {"schema": {"type": "string", "format": "binary"}},
                         },
                     },
                     **_errors("400", "401", "403"),

@@ -1,8 +1,12 @@
-"""Turning results into responses: JSON, CSV on `Accept: text/csv`, and pages.
+"""Turning results into responses: JSON, a table (CSV on `Accept: text/csv`, a
+spreadsheet on `Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`),
+and pages.
 
 Lists answer `{count, next, previous, results}`; `next` and `previous` are full
-URLs of the neighbouring pages (or null). The CSV of a list has the same rows as its
-`results`, one column per member; nested values are written as JSON.
+URLs of the neighbouring pages (or null). The table of a list has the same rows as its
+`results`, one column per member; nested values are written as JSON. In the
+spreadsheet, a column of cents (`...Cents`) is a column of euros: numbers, exact to the
+cent, formatted with two decimals, so a controller can add them up as they are.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from aiohttp import web
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from api.problems import bad_param
 
@@ -25,8 +32,51 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
 
-def wants_csv(request: web.Request) -> bool:
-    return "text/csv" in request.headers.get("Accept", "")
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EURO_FORMAT = "#,##0.00"  # Excel shows it in the reader's locale: 1.234.567,89 in Dutch
+
+
+def wants_table(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return CSV in accept or XLSX in accept
+
+
+def table_response(request: web.Request, rows: list[Mapping[str, Any]], filename: str) -> web.Response:
+    """`rows` as the spreadsheet or the CSV the request accepts (the spreadsheet if both)."""
+    if XLSX in request.headers.get("Accept", ""):
+        return xlsx_response(rows, filename)
+    return csv_response(rows, filename)
+
+
+def xlsx_response(rows: list[Mapping[str, Any]], filename: str) -> web.Response:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(filename[:31])
+    columns = list(rows[0]) if rows else []
+    sheet.append([_heading(c) for c in columns])
+    for row in rows:
+        sheet.append([_cell(sheet, c, row[c]) for c in columns])
+    out = io.BytesIO()
+    book.save(out)
+    return web.Response(
+        body=out.getvalue(),
+        content_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
+    )
+
+
+def _heading(column: str) -> str:
+    return f"{column.removesuffix('Cents')} (EUR)" if column.endswith("Cents") else column
+
+
+def _cell(sheet: Any, column: str, value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    if column.endswith("Cents") and isinstance(value, int) and not isinstance(value, bool):
+        cell = WriteOnlyCell(sheet, value=Decimal(value).scaleb(-2))  # exact: written as its decimal digits
+        cell.number_format = EURO_FORMAT
+        return cell
+    return value
 
 
 def csv_response(rows: list[Mapping[str, Any]], filename: str) -> web.Response:
@@ -83,9 +133,9 @@ def paged(request: web.Request, results: list[dict[str, Any]], count: int, page:
 
 
 def page_of(request: web.Request, rows: list[dict[str, Any]], filename: str) -> web.Response:
-    """One page of `rows` (?page=, ?pageSize=), or every row as CSV."""
-    if wants_csv(request):
-        return csv_response(rows, filename)
+    """One page of `rows` (?page=, ?pageSize=), or every row as a table."""
+    if wants_table(request):
+        return table_response(request, rows, filename)
     page, size = page_params(request)
     start = (page - 1) * size
     return paged(request, rows[start : start + size], len(rows), page, size)

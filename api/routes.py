@@ -15,7 +15,7 @@ from aiohttp import web
 from api import state
 from api.access import READ_ALL, authenticate, check_may_post, check_read, refused_posts
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
-from api.render import csv_response, int_param, json_response, page_of, page_params, paged, wants_csv
+from api.render import int_param, json_response, page_of, page_params, paged, table_response, wants_table
 from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
@@ -192,8 +192,8 @@ async def list_events(request: web.Request) -> web.StreamResponse:
     # One row past the page says whether a next page exists (a full last page has none).
     rows, count = await run(queries.events, db, parties=parties, after=after, limit=limit + 1, as_of=as_of)
     more, rows = len(rows) > limit, rows[:limit]
-    if wants_csv(request):
-        return csv_response(rows, "events")
+    if wants_table(request):
+        return table_response(request, rows, "events")
     return json_response(
         {
             "count": count,
@@ -289,8 +289,8 @@ async def cost_split(request: web.Request) -> web.Response:
         body = await run(queries.cost_split, db, code, year, policy, as_of)
     except split.NoKey as e:
         raise no_key(e) from None
-    if wants_csv(request):
-        return csv_response([{"organisation": code, "year": year, "policy": body["policy"], **s} for s in body["shares"]], "cost-split")
+    if wants_table(request):
+        return table_response(request, [{"organisation": code, "year": year, "policy": body["policy"], **s} for s in body["shares"]], "cost-split")
     return json_response(body)
 
 
@@ -309,8 +309,8 @@ async def kpis(request: web.Request) -> web.Response:
     party = await read_party(request)
     year = required_year(request)
     body = await run(queries.kpis, db, party, year, as_of_param(request))
-    if wants_csv(request):
-        return csv_response(body["placements"], "kpis")
+    if wants_table(request):
+        return table_response(request, body["placements"], "kpis")
     return json_response(body)
 
 
@@ -320,8 +320,8 @@ async def trial_balance(request: web.Request) -> web.Response:
     parties = await read_scope(request)
     position = int_param(request, "position", None, 0, 2**62)
     body = await run(queries.trial_balance, db, parties=parties, position=position, as_of=as_of_param(request))
-    if wants_csv(request):
-        return csv_response(body.get("accounts", []), "trial-balance")
+    if wants_table(request):
+        return table_response(request, body.get("accounts", []), "trial-balance")
     return json_response(body)
 
 
@@ -349,9 +349,9 @@ async def journal(request: web.Request) -> web.Response:
     party = await read_party(request)
     year = int_param(request, "year", None, 1900, 2999)
     as_of = as_of_param(request)
-    if wants_csv(request):
+    if wants_table(request):
         rows, _ = await run(queries.journal, db, party=party, year=year, as_of=as_of)
-        return csv_response(rows, "journal")
+        return table_response(request, rows, "journal")
     page, size = page_params(request)
     rows, count = await run(queries.journal, db, party=party, year=year, as_of=as_of, offset=(page - 1) * size, limit=size)
     return paged(request, rows, count, page, size)
@@ -385,6 +385,6 @@ async def get_iv3(request: web.Request) -> web.Response:
     body = await run(iv3_report.report, db, party, year, period, as_of_param(request))
     if body is None:
         raise not_found(f"{party} is not a registered party")
-    if wants_csv(request):
-        return csv_response([{"side": side, **row} for side in ("lasten", "baten") for row in body["data"][side]], "iv3")
+    if wants_table(request):
+        return table_response(request, [{"side": side, **row} for side in ("lasten", "baten") for row in body["data"][side]], "iv3")
     return json_response(body)
