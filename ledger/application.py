@@ -254,14 +254,14 @@ class Ledger(Application[UUID]):
         post (an import)."""
         receipts = self.recorder.receipts([e.id for p in posts for e in p.events])  # type: ignore[attr-defined]
         answers: list[list[Accepted | None]] = []
-        fresh: list[tuple[int, int, Event]] = []  # (post, index in it, event) not yet stored
-        for n, p in enumerate(posts):
+        fresh: list[list[tuple[int, Event]]] = []  # per post: (index in it, event) not yet stored
+        for p in posts:
             results: list[Accepted | None] = [None] * len(p.events)
-            reused = []
+            mine, reused = [], []
             for i, e in enumerate(p.events):
                 receipt = receipts.get(e.id)
                 if receipt is None:
-                    fresh.append((n, i, e))
+                    mine.append((i, e))
                     continue
                 if receipt.content_hash != e.content_hash:
                     reused.append(i)
@@ -269,11 +269,11 @@ class Ledger(Application[UUID]):
             if reused:
                 raise IdReused(reused)
             answers.append(results)
+            fresh.append(mine)
 
         pending = []
-        for n, p in enumerate(posts):
+        for p, mine in zip(posts, fresh):
             violations: list[tuple[int, RuleViolation]] = []
-            mine = [(i, e) for m, i, e in fresh if m == n]
             for i, e in mine:
                 stamp = RECORDED_AT.set(recorded_at[i] if recorded_at is not None else None)
                 try:
@@ -291,21 +291,24 @@ class Ledger(Application[UUID]):
                 raise BatchRefused(violations)
 
         if pending:
+            placed = [(n, i, e) for n, mine in enumerate(fresh) for i, e in mine]  # in the order decided
             stored = [
                 PendingReceipt(ev.entry, ev.derived, ev.posted_by, e.content_hash, rfc3339(ev.timestamp))
-                for (_, _, e), ev in zip(fresh, pending, strict=True)
+                for (_, _, e), ev in zip(placed, pending, strict=True)
             ]
             # Straight to the event store: `Application.save` would also check each event
             # against a runtime protocol, a third of the posting time in batches of 1,000.
             self.events.put(pending, receipts=stored, first_position=first_position)
             batch.stored = True
-            for (n, i, _), r in zip(fresh, stored, strict=True):
+            for (n, i, _), r in zip(placed, stored, strict=True):
                 assert r.receipt is not None  # completed by the recorder
                 answers[n][i] = Accepted.of(r.receipt)
             for book in batch.snapshots_due():
                 self._snapshot(book)
-        created = {n for n, _, _ in fresh}
-        return [PostResult([a for a in results if a is not None], created=n in created) for n, results in enumerate(answers)]
+        return [
+            PostResult([a for a in results if a is not None], created=bool(mine))
+            for results, mine in zip(answers, fresh, strict=True)
+        ]
 
     def _decide(self, event: Event, posted_by: str, batch: _Batch) -> list[Any]:
         """Check one event against its party's books and record it there; return the
