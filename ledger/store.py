@@ -242,6 +242,19 @@ def _check_after(head: int, first_position: int) -> bool:
     return first_position > head + 1
 
 
+def postgres_params(db_url: str) -> dict[str, Any]:
+    """Database, host, port, user and password of a `postgresql://` URL, with the
+    ledger's defaults: what both the event store and the read side connect with."""
+    url = urlparse(db_url)
+    return {
+        "dbname": url.path.lstrip("/") or "postgres",
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 5432,
+        "user": unquote(url.username or "postgres"),
+        "password": unquote(url.password or ""),
+    }
+
+
 def library_env(db_url: str, lock_timeout: int | None = None) -> dict[str, str]:
     """The eventsourcing library's settings for a `sqlite:///path` or `postgresql://` URL;
     `lock_timeout`: seconds a write waits for the store's write lock (default 30 on
@@ -256,15 +269,15 @@ def library_env(db_url: str, lock_timeout: int | None = None) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": str(lock_timeout or 30),
             "APPLICATION_RECORDER_TOPIC": "ledger.store:SQLiteLedgerRecorder",
         }
-    url = urlparse(db_url)
-    if url.scheme in ("postgresql", "postgres"):
+    if urlparse(db_url).scheme in ("postgresql", "postgres"):
+        pg = postgres_params(db_url)
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
-            "POSTGRES_HOST": url.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": unquote(url.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_DBNAME": pg["dbname"],
+            "POSTGRES_HOST": pg["host"],
+            "POSTGRES_PORT": str(pg["port"]),
+            "POSTGRES_USER": pg["user"],
+            "POSTGRES_PASSWORD": pg["password"],
             "POSTGRES_LOCK_TIMEOUT": str(lock_timeout or 10),
             "POSTGRES_POOL_SIZE": "4",
             "POSTGRES_MAX_OVERFLOW": "4",

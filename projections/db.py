@@ -14,10 +14,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 import psycopg
 from psycopg_pool import ConnectionPool
+
+from ledger.store import postgres_params
 
 
 class Cursor:
@@ -48,15 +50,8 @@ class Cursor:
 
 def conninfo(db_url: str) -> str:
     """libpq's connection string for a postgresql:// URL, with the ledger's defaults."""
-    url = urlparse(db_url)
-    return psycopg.conninfo.make_conninfo(
-        dbname=url.path.lstrip("/") or "postgres",
-        host=url.hostname or "127.0.0.1",
-        port=url.port or 5432,
-        user=unquote(url.username or "postgres"),
-        password=unquote(url.password or "") or None,
-        connect_timeout=5,
-    )
+    pg = postgres_params(db_url)
+    return psycopg.conninfo.make_conninfo(**{**pg, "password": pg["password"] or None}, connect_timeout=5)
 
 
 class ReadDB:
