@@ -217,12 +217,10 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
     ) -> None:
         if first_position is not None:  # under the table lock, so no other insert takes a number meanwhile
             self._lock_table(curs)
-            curs.execute(f'SELECT COALESCE(MAX(notification_id), 0) AS head FROM "{self.datastore.schema}".'
-                         f'"{self.events_table_name}"')
+            table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+            curs.execute(f"SELECT COALESCE(MAX(notification_id), 0) AS head FROM {table}")
             _check_after(curs.fetchone()["head"], first_position)
-            sequence = f'"{self.datastore.schema}"."{self.events_table_name}"'
-            curs.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, false)",
-                         (sequence, first_position))
+            curs.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, false)", (table, first_position))
         super()._insert_stored_events(curs, stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(
