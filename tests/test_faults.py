@@ -27,7 +27,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -44,9 +43,8 @@ import pytest
 from api.tokens import TokenStore
 from projections.db import ReadDB
 from projections.schema import READ_MODEL_TABLES, TRACKING
-from tests.procs_ledger import free_port
+from tests.procs_ledger import Proc, cli, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _pg_bin() -> Path:
@@ -66,45 +64,10 @@ UNAVAILABLE = "urn:participatie-ledger:problem:database-unavailable"
 # What "within seconds" means for a request while the database is down: the pools wait
 # 3 s for a connection, the answer must come well before a client's own timeout.
 OUTAGE_ANSWER_WITHIN = 8.0
-CLI = [sys.executable, "-m", "api.cli"]
 
 
 # --- processes ------------------------------------------------------------------------
 
-
-
-@dataclass
-class Proc:
-    """A `python -m api.cli ...` process in its own session, its output in a log file."""
-
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, grace: float = 10.0) -> None:
-        """SIGTERM to its process group (a serve supervisor and its workers), SIGKILL
-        to whatever is left after `grace` seconds."""
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(wait)
-            except subprocess.TimeoutExpired:
-                continue
-            if sig == signal.SIGTERM:  # the leader is gone: make sure its group is too
-                try:
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            return
 
 
 @dataclass
@@ -116,23 +79,13 @@ class Procs:
     started: list[Proc] = field(default_factory=list)
 
     def start(self, *args: str, **env: str) -> Proc:
-        log = self.logs / f"{len(self.started):02d}-{args[0]}.log"
-        with open(log, "wb") as out:
-            popen = subprocess.Popen(
-                [*CLI, *args],
-                cwd=ROOT,
-                env={**os.environ, "LEDGER_DB": self.db, "PYTHONUNBUFFERED": "1", **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        proc = Proc(popen, log)
+        proc = Proc.start(f"{len(self.started):02d}-{args[0]}", self.db, list(args), self.logs, **env)
         self.started.append(proc)
         return proc
 
     def stop_all(self) -> None:
         for proc in reversed(self.started):
-            proc.stop()
+            proc.stop(grace=10.0)
 
 
 def children(pid: int) -> list[int]:
@@ -338,14 +291,14 @@ class Http:
     async def wait_ready(self, proc: Proc, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert proc.popen.poll() is None, f"the server exited:\n{proc.output()[-3000:]}"
+            assert proc.popen.poll() is None, f"the server exited:\n{proc.text()[-3000:]}"
             try:
                 if (await self.call("GET", "/healthz", timeout=2)).status == 200:
                     return
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.1)
-        raise AssertionError(f"the server did not answer in {timeout} s:\n{proc.output()[-3000:]}")
+        raise AssertionError(f"the server did not answer in {timeout} s:\n{proc.text()[-3000:]}")
 
     async def caught_up(self, timeout: float = 30) -> dict[str, Any]:
         """Wait until /readyz says the read model is at the head of the log."""
@@ -395,8 +348,7 @@ async def post_until_answered(http: Http, token: str, events: list[dict[str, Any
 
 def exported_ids(db: str) -> list[str]:
     """The ids of every stored event, read from the event store by `ledger export`."""
-    done = subprocess.run([*CLI, "export"], cwd=ROOT, capture_output=True,
-                          env={**os.environ, "LEDGER_DB": db}, timeout=120, check=True)
+    done = cli(db, "export", timeout=120)
     return [orjson.loads(line)["id"] for line in done.stdout.splitlines() if line.strip()]
 
 
@@ -479,7 +431,7 @@ async def test_a_database_crash_answers_503_and_the_same_processes_recover(
         )
         failed = [(what, repr(a)) for what, a in zip(("post", "balances", "events", "readyz", "healthz"), during)
                   if isinstance(a, BaseException)]
-        assert not failed, f"no answer while the database was down: {failed}\n{api.output()[-3000:]}"
+        assert not failed, f"no answer while the database was down: {failed}\n{api.text()[-3000:]}"
         post, balances, events, ready, alive = during
         assert_unavailable(post, "POST /v1/events")
         assert_unavailable(balances, "GET /v1/balances")
@@ -526,7 +478,7 @@ async def test_a_database_crash_answers_503_and_the_same_processes_recover(
         listed = await http.call("GET", "/v1/events", admin)
         assert listed.body["count"] == 2 + len(batch) + len(big), listed.body
         assert api.popen.poll() is None and projector.popen.poll() is None, "a process died of the outage"
-        logged = api.output()
+        logged = api.text()
         assert "database unavailable: POST /v1/events answered 503" in logged, logged[-3000:]
         assert secret not in logged and admin not in logged
     finally:
@@ -606,7 +558,7 @@ async def test_kill_9_of_an_api_worker_loses_no_acknowledged_event_and_leaves_no
         stop.set()
         await asyncio.gather(*load)
     assert not unexpected, unexpected[:3]
-    assert server.output().count("died (killed by signal 9); starting a replacement") == 2, server.output()[-3000:]
+    assert server.text().count("died (killed by signal 9); starting a replacement") == 2, server.text()[-3000:]
     assert interrupted, "no request was in flight on the killed workers: the test proved nothing"
     assert len(acknowledged) >= 8, f"the load was too light to mean anything: {len(acknowledged)} batches"
 
@@ -629,7 +581,7 @@ async def test_kill_9_of_an_api_worker_loses_no_acknowledged_event_and_leaves_no
     # SIGTERM to the supervisor alone: it stops its workers, then itself.
     workers = api_workers(server.pid)
     os.kill(server.pid, signal.SIGTERM)
-    assert server.popen.wait(15) == 0, server.output()[-3000:]
+    assert server.popen.wait(15) == 0, server.text()[-3000:]
     await until(lambda: all(gone(w) for w in workers), within=5, what="the workers stopped with their supervisor")
 
 
@@ -685,8 +637,8 @@ def kill_when(proc: Proc, db: str, condition: Any, within: float = 60) -> int:
             if condition(now):
                 os.kill(proc.pid, signal.SIGKILL)
                 break
-            assert proc.popen.poll() is None, f"{proc.log.name} ended before the kill: {seen}\n{proc.output()}"
-            assert time.monotonic() < deadline, f"never saw the position wanted: {seen}\n{proc.output()}"
+            assert proc.popen.poll() is None, f"{proc.log.name} ended before the kill: {seen}\n{proc.text()}"
+            assert time.monotonic() < deadline, f"never saw the position wanted: {seen}\n{proc.text()}"
             time.sleep(0.005)
         assert proc.popen.wait(10) == -signal.SIGKILL
         return position()
@@ -754,13 +706,13 @@ def test_kill_9_of_the_projector_mid_rebuild_and_mid_catch_up_resumes_without_do
     with psycopg.connect(pg_url, autocommit=True) as conn:
         deadline = time.monotonic() + 60
         while conn.execute(f"SELECT position FROM {TRACKING} WHERE name = %s", (NAME,)).fetchone()[0] < head:
-            assert final.popen.poll() is None and time.monotonic() < deadline, final.output()
+            assert final.popen.poll() is None and time.monotonic() < deadline, final.text()
             time.sleep(0.05)
     after = read_model(pg_url)
     assert after == before, {t: (before[t], after[t]) for t in before if before[t] != after[t]}
     assert figures(pg_url) == shown
     final.stop()
-    assert final.popen.returncode == 0, final.output()  # SIGTERM: a clean stop
+    assert final.popen.returncode == 0, final.text()  # SIGTERM: a clean stop
 
 
 # --- 4. concurrent posts against limits ----------------------------------------------------
