@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from api import state
+from api import pages, state
 from api.openapi import API_VERSION, document
 from api.problems import Problem, busy, database_busy, database_unavailable, from_http_exception, unavailable
 from api.routes import routes
@@ -83,7 +83,7 @@ async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamRes
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     outage = request.app.get(OUTAGE)
-    if outage is None or request.path in Outage.EXEMPT:
+    if outage is None or request.path in Outage.EXEMPT or pages.is_page(request.path):
         return (await _answer(request, handler))[0]
     probe = outage.down
     if probe:
@@ -114,6 +114,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Appli
     app[OUTAGE] = Outage()
     app.on_response_prepare.append(_api_version)
     app.router.add_routes(routes)
+    pages.add_routes(app.router)
     contact = {"name": settings.contact_name, "email": settings.contact_email, "url": settings.contact_url}
     app[state.OPENAPI] = orjson.dumps(document(contact))
     app.cleanup_ctx.append(_lifecycle(ledger))

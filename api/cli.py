@@ -232,13 +232,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from ledger.events import parse_event
 
     ledger, _, projector = _open(_settings(args))
-    batches = [demo.purmerend_setup()] + [demo.purmerend_year(y) for y in demo.YEARS]
-    stored = 0
-    for batch in batches:
-        result = ledger.post([parse_event(e) for e in batch], "admin:cli-demo")
-        stored += len(batch) if result.created else 0
+    stored = total = 0
+    for batch in demo.batches():
+        result = ledger.post([parse_event(e) for e in batch.events], "admin:cli-demo")
+        total += len(batch.events)
+        stored += len(batch.events) if result.created else 0
     projector.catch_up()
-    print(f"demo: Purmerend participatiebudget 2014-2018, {stored} events stored", file=sys.stderr)
+    print(f"demo: Purmerend, Lelystad, Regionaal Werkbedrijf Stedendriehoek, Drentsche Aa: "
+          f"{stored} of {total} events stored", file=sys.stderr)
     return 0
 
 

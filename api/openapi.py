@@ -299,6 +299,17 @@ def _organisation_schemas() -> dict[str, Any]:
     """Cost split, winst, KPIs and the journal."""
     policy = {"type": "string", "enum": ["solidariteit", "profijt"]}
     return {
+        "Party": _object(
+            ["code", "name", "kind", "fundHolder", "years"],
+            {
+                "code": {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"},
+                "name": {"type": "string"},
+                "kind": {"type": "string", "enum": ["gemeente", "organisation"]},
+                "fundHolder": {"type": ["string", "null"], "description": "An organisation's fund holder"},
+                "members": {"type": "array", "items": {"type": "string"}, "description": "An organisation's members"},
+                "years": {"type": "array", "items": {"type": "integer"}, "description": "Years the party's events fall in"},
+            },
+        ),
         "CostSplit": _object(
             ["organisation", "year", "policy", "totalCents", "shares"],
             {
@@ -539,6 +550,10 @@ def _read(operation: str, tag: str, summary: str, parameters: list[dict[str, Any
 def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
     required_year = {**_YEAR, "required": True}
     return {
+        "/v1/parties": _read(
+            "listParties", "parties", "The parties this token may read, with the years they have figures for",
+            [_PARTY, _AS_OF, _PAGE, _PAGE_SIZE], _ok("Parties", _page_of("Party"), csv=True), secured,
+        ),
         "/v1/organisations/{code}/cost-split": _read(
             "getCostSplit", "organisations",
             "An organisation's net charge for a year, split among its members (shares add up exactly)",
@@ -604,7 +619,7 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
             "contact": contact,
         },
         "servers": [{"url": "http://127.0.0.1:8080", "description": "Local (make run)"}],
-        "tags": [{"name": n} for n in ("service", "events", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3")],
+        "tags": [{"name": n} for n in ("service", "events", "parties", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3")],
         "security": [{"bearerAuth": []}],
         "paths": _with_503(_paths()),
         "components": {

@@ -248,6 +248,15 @@ async def reserves(request: web.Request) -> web.Response:
     return page_of(request, rows, "reserves")
 
 
+@routes.get("/v1/parties")
+async def list_parties(request: web.Request) -> web.Response:
+    """The parties this token may read, with the years they have figures for."""
+    db = request.app[state.DB]
+    parties = await read_scope(request)
+    rows = await run(queries.parties, db, parties=parties, as_of=as_of_param(request))
+    return page_of(request, rows, "parties")
+
+
 async def read_party(request: web.Request, party: str | None = None) -> str:
     """Authenticate, then the one party this read is about (`party`, else `?party=`,
     else the token's own), refused unless the token may read it."""

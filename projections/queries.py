@@ -183,6 +183,41 @@ def readable_parties(db: ReadDB, party: str) -> set[str]:
 
 
 
+def parties(db: ReadDB, *, parties: Collection[str] | None, as_of: str | None = None) -> list[dict[str, Any]]:
+    """The registered parties a read covers, by code: name, kind, fund holder, an
+    organisation's members (as known at `as_of`) and the years its events fall in (what
+    a controller picks from)."""
+    where, params = _in("code", parties)
+    with db.transaction() as cur:
+        rows = cur.execute(f"SELECT code, name, kind, fund_holder FROM parties WHERE 1 = 1{where} ORDER BY code", params).fetchall()
+    out = []
+    for code, name, kind, fund_holder in rows:
+        if as_of is not None and party_kind(db, code, as_of) is None:
+            continue
+        row: dict[str, Any] = {"code": code, "name": name, "kind": kind, "fundHolder": fund_holder}
+        if kind == "organisation":
+            row["members"] = sorted(memberships(db, code, as_of))
+        row["years"] = years(db, code, as_of)
+        out.append(row)
+    return out
+
+
+def years(db: ReadDB, party: str, as_of: str | None = None) -> list[int]:
+    """The years a party's events fall in: one index seek per year (log_events_party_year),
+    not a walk over its whole log."""
+    where, params = recorded_by("recorded_at", as_of)
+    found: list[int] = []
+    with db.transaction() as cur:
+        while True:
+            row = cur.execute(
+                f"SELECT MIN(year) FROM log_events WHERE party = ? AND year > ?{where}",
+                [party, found[-1] if found else -1, *params],
+            ).fetchone()
+            if row is None or row[0] is None:
+                return found
+            found.append(int(row[0]))
+
+
 # --- shared organisations ---------------------------------------------------------
 
 

@@ -109,7 +109,7 @@ async def test_the_openapi_document_covers_every_route_and_event_type(api: Api) 
     r, doc = await call(api, "GET", "/v1/openapi.json")
     assert doc["openapi"].startswith("3.")
     for route in api.client.app.router.routes():
-        if route.method != "HEAD":
+        if route.method != "HEAD" and not (route.name or "").startswith("dashboard"):  # the page, not the API
             assert route.method.lower() in doc["paths"][route.resource.canonical], route
     assert set(PAYLOADS) <= set(doc["components"]["schemas"])
 

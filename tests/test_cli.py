@@ -12,11 +12,13 @@ from typing import Any
 
 import orjson
 
-from ledger import chain
+from ledger import chain, demo
 from ledger.events import content_hash
 from projections import queries
 from projections.db import ReadDB
 from tests.procs_ledger import cli, free_port
+
+DEMO_EVENTS = sum(len(batch.events) for batch in demo.batches())
 
 
 def ledger(store: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -45,7 +47,7 @@ def test_demo_then_rebuild_gives_identical_reads(store: str) -> None:
     before = _reads(store)
     assert any(r["saldoCents"] == -2_261_600 for r in before[0])  # Purmerend 2018
     out = ledger(store, "rebuild")
-    assert "100%" in out.stderr and "rebuilt the read model from 74 events" in out.stderr
+    assert "100%" in out.stderr and f"rebuilt the read model from {DEMO_EVENTS} events" in out.stderr
     assert _reads(store) == before
     ledger(store, "demo")  # loading the demo again is an idempotent retry
     assert _reads(store) == before
@@ -54,7 +56,7 @@ def test_demo_then_rebuild_gives_identical_reads(store: str) -> None:
 def test_export_writes_the_log_as_ndjson(store: str) -> None:
     ledger(store, "demo")
     lines = [orjson.loads(line) for line in ledger(store, "export").stdout.splitlines()]
-    assert len(lines) == 74
+    assert len(lines) == DEMO_EVENTS
     assert [e["position"] for e in lines] == sorted({e["position"] for e in lines})
     assert all({"id", "type", "party", "effectiveDate", "year", "data", "recordedAt", "postedBy"} <= set(e) for e in lines)
 
@@ -102,7 +104,7 @@ def test_export_then_import_into_an_empty_ledger_gives_identical_reads(store: st
     target = f"sqlite:///{tmp_path}/imported.db"
     (tmp_path / "log.ndjson").write_text(exported)
     out = ledger(target, "import", str(tmp_path / "log.ndjson"))
-    assert "imported 74 events" in out.stderr
+    assert f"imported {DEMO_EVENTS} events" in out.stderr
     assert _reads(target) == _reads(store)
     # The same log, position by position: content, poster and recorded instant.
     assert ledger(target, "export").stdout == exported

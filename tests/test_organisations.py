@@ -1,7 +1,7 @@
 """Shared organisations over HTTP: cost splits under solidariteit and profijt, the
 Regionaal Werkbedrijf's begroting, membership pro rata, versioned keys and who may read.
 
-The figures come from the source documents (tests/source_figures.py); the expected
+The figures come from the source documents (ledger/sources.py); the expected
 shares are worked out by hand in the comments, never by the code under test.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests import source_figures as src
+from ledger import sources as src
 from tests.conftest import Api, assert_problem, event, register
 
 DRENTSCHE_AA = "DRENTSCHE-AA"

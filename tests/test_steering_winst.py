@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests import source_figures as src
+from ledger import sources as src
 from tests.conftest import Api, assert_problem, event, register
 
 PARTY = "GM0439"

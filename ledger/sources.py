@@ -1,17 +1,46 @@
-"""Published figures from the seed documents, as test data.
+"""Published figures from the seed documents: the demo data (`ledger demo`) and the
+tests' inputs.
 
-The tests rebuild these numbers through the ledger. If they came out of the
-code under test, a test could only show that the code agrees with itself.
-Every figure is written as published: money in integer euro cents, and each
-one names the seed file and lines it comes from (`/work/shared/seeds/`,
-"seed 000" = 000_24dcaef7cdbd6af0.txt and so on). Where a source disagrees with
-itself, the figure stays as published and a comment says so (domain.md §8).
-Values the sources do not give are marked `# illustrative: not in the source`.
+Every figure is written as published: money in integer euro cents, and each one
+names the seed file and lines it comes from (`shared/seeds/`, "seed 000" =
+000_24dcaef7cdbd6af0.txt and so on). Where a source disagrees with itself, the
+figure stays as published and a comment says so (domain.md §8). Values the sources
+do not give are marked `# illustrative: not in the source`. Nothing here is
+computed by the ledger: the tests post these figures and check what the ledger
+makes of them against results worked out by hand.
 """
 
 from __future__ import annotations
 
 EURO = 100  # cents per euro
+
+# --- 0. Purmerend: participatiebudget and reserve 2014-2018 -----------------------
+# Seed 002, table at L1316-1360, whole euros as published; shared/reference/purmerend.md.
+PURMEREND = "GM0439"
+PURMEREND_YEARS = (2014, 2015, 2016, 2017, 2018)
+# The opening balance is not in the source: it is the one figure that leaves the
+# reserve exactly empty after 2018, as L1280 says it is ("Vanaf 2019 is de reserve leeg").
+PURMEREND_RESERVE_OPENING = 1_623_614 * EURO
+# (event type, data without amount, euros per year 2014..2018; None: nothing that year)
+PURMEREND_ROWS: list[tuple[str, dict[str, str], tuple[int | None, ...]]] = [
+    ("BudgetAllocated", {"source": "rijk"}, (2_348_483, None, None, None, None)),
+    ("BudgetAllocated", {"source": "sociaal-deelfonds"}, (None, 1_975_616, 1_975_616, 1_982_104, 2_059_961)),
+    ("ReserveWithdrawn", {"reserve": "participatie"}, (548_441, 290_654, 301_757, 293_564, 189_198)),
+    ("IncomeBooked", {"source": "meeneemregeling"}, (102_562, None, None, None, None)),
+    ("IncomeBooked", {"source": "algemene-middelen"}, (1_455_273, 1_923_745, 2_116_054, 2_333_743, 2_535_568)),
+    ("CostBooked", {"category": "loonkosten"}, (1_989_373, 1_977_245, 2_005_916, 2_046_381, 2_065_225)),
+    ("CostBooked", {"category": "sociaal-rendement"}, (100_753, 268_748, 438_250, 609_735, 783_344)),
+    ("CostBooked", {"category": "scholing"}, (55_829, 10_000, 10_000, 10_000, 10_000)),
+    ("CostBooked", {"category": "activering"}, (461_000, 360_000, 360_000, 360_000, 360_000)),
+    ("CostBooked", {"category": "bemiddeling"}, (415_000, 266_947, 266_904, 268_098, 268_098)),
+    ("CostBooked", {"category": "diagnose"}, (88_500, 81_000, 81_000, 81_000, 81_000)),
+    ("CostBooked", {"category": "uitvoering"}, (891_738, 863_154, 868_436, 871_276, 876_755)),
+    ("CostBooked", {"category": "individuele-kosten"}, (220_000, 220_421, 220_421, 220_421, 220_421)),
+    ("CostBooked", {"category": "projecten"}, (82_566, None, None, None, None)),
+    ("CostBooked", {"category": "inburgering"}, (35_000, 20_000, 20_000, 20_000, 20_000)),
+    ("CostBooked", {"category": "bbz"}, (5_000, 2_500, 2_500, 2_500, 2_500)),
+    ("CostBooked", {"category": "oud-wiw"}, (110_000, 120_000, 120_000, 120_000, 120_000)),
+]
 
 # --- 1. Lelystad: integratie-uitkering Participatiewet 2015-2019 -------------------
 # Seed 000, Bijlage 3. Unit: "bedragen x €1,-" (whole euros, L1851, L1865, L1875,
@@ -69,6 +98,15 @@ NUON_RESERVE = {
     # "tot een totaal van het beschikbaar gestelde bedrag terugvloeien" (L1462-1463):
     # the total reflux is capped at the total withdrawn.
     "refluxCapCents": 3_000_000 * EURO,
+}
+
+# illustrative: not in the source. Seed 000 proposes to put the winst "op de voorkant":
+# dagbesteding als opstap naar werk and arbeidsleren, for the most vulnerable ("Het
+# solidariteitsbeginsel", L1419-1423), but gives no amounts (digest 000 §4).
+LELYSTAD_WINST = {
+    "year": 2016,
+    "realised": {"loonvormende-arbeid": 250_000 * EURO},
+    "reinvested": {"dagbesteding": 150_000 * EURO, "arbeidsleren": 60_000 * EURO},
 }
 
 # --- 3. Regionaal Werkbedrijf Stedendriehoek en Noord-Veluwe ----------------------
@@ -190,3 +228,17 @@ BESCHUT_WERK_FUNDING = {"lks": "inkomensdeel", "begeleiding": "participatiebudge
 # Inconsistency (digest 004 §3): € 4.300 is said to be "conform het tekort per Wsw-er in
 # beschut werk" (L1616-1618), but the 2015 deficit of € 2 mln over 310 persons is about
 # € 6.452 each. Both are kept as published.
+
+# The business case's yearly flows (L1077-1087): persons, and the benefits they no
+# longer draw. Each amount is the unrounded number of persons x € 10.100 (digest 004
+# §4); these two have whole numbers of persons, so each person avoids exactly € 10.100.
+DRENTSCHE_AA_OUTFLOW_2015 = {
+    "handhaving": (145, 1_464_500 * EURO),
+    "school": (77, 777_700 * EURO),
+}
+# Placements from the same flows: 58 afspraakbanen and 20 new beschut werk places
+# (L1077-1081). The gemeenten set how many beschut werk places there are (L1371-1377);
+# illustrative: not in the source: that cap is the 20 of the year's intake, and the
+# hours per week (a banenafspraak job counts 25 hours).
+DRENTSCHE_AA_PLACEMENTS_2015 = {"banenafspraak": (58, 25), "beschut-werk": (20, 32)}
+DRENTSCHE_AA_BESCHUT_CAP_2015 = 20

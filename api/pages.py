@@ -1,0 +1,43 @@
+"""The controllers' dashboard at `/`: the files in api/dashboard/, which read /v1 with the
+token the controller signs in with. They are served with headers that let the page load
+nothing from another server (so it works offline and leaks nothing) and run no inline
+script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from api.problems import not_found
+
+FILES = Path(__file__).with_name("dashboard")
+ASSETS = frozenset({"dashboard.js", "dashboard.css"})
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def is_page(path: str) -> bool:
+    """The dashboard's own paths: files only, they never touch the database."""
+    return path == "/" or path.startswith("/dashboard/")
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(FILES / "index.html", headers=HEADERS)
+
+
+async def asset(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in ASSETS:
+        raise not_found(f"the dashboard has no file {name}")
+    return web.FileResponse(FILES / name, headers=HEADERS)
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/", index, name="dashboard")
+    router.add_get("/dashboard/{name}", asset, name="dashboard-asset")
