@@ -24,6 +24,7 @@ from projections.db import ReadDB
 
 PG_ADMIN = os.environ.get("LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _pg_unreachable: list[str] = []
+_no_browser: list[str] = []
 
 
 def _pg_admin_conn() -> psycopg.Connection:
@@ -72,6 +73,17 @@ def skip_loudly(request: pytest.FixtureRequest) -> Callable[[str], NoReturn]:
     return skip
 
 
+@pytest.fixture
+def skip_without_browser(request: pytest.FixtureRequest) -> Callable[[str], NoReturn]:
+    """Skip this test for want of Chromium, counted in the session's loud notice."""
+
+    def skip(why: str) -> NoReturn:
+        _no_browser.append(request.node.nodeid)
+        pytest.skip(why)
+
+    return skip
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """A database URL for an empty ledger."""
@@ -86,6 +98,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(
             f"PostgreSQL was unreachable at {PG_ADMIN}: {len(_pg_unreachable)} PostgreSQL runs were skipped. "
             "Start it (pg_ctlcluster ... main start) or set LEDGER_TEST_PG to test the production store."
+        )
+    if _no_browser:
+        terminalreporter.section("DASHBOARD NOT TESTED IN A BROWSER", sep="!", red=True, bold=True)
+        terminalreporter.write_line(
+            f"Chromium or ChromeDriver is missing: {len(_no_browser)} browser tests were skipped. "
+            "`make test` installs Debian's chromium and chromium-driver where it may (root, or sudo without a password)."
         )
 
 

@@ -1,0 +1,278 @@
+"""The dashboard in a real browser: `ledger demo`, `ledger serve`, and Debian's Chromium
+driven by Selenium through ChromeDriver (no browser download), as a controller uses it.
+
+Every amount the page shows is checked against the API's cents (the page's own
+`data-cents`) and against its Dutch euro text, written here independently of the
+page's formatter; the published figures (Purmerend's 2018 deficit, the Drentsche Aa
+split worked out by hand in test_organisations.py) are checked as published. The
+screenshots of Purmerend 2018 and Drentsche Aa 2015 are the README's pictures.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import orjson
+import pytest
+from openpyxl import load_workbook
+
+from tests.procs_ledger import ROOT, Proc, cli, free_port, readyz, token
+
+SCREENSHOTS = ROOT / "docs"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+FLAGS = (  # as root on a machine without a network: no sandbox, and no calls home at start
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1280,1400",
+)
+
+
+def euro(cents: int) -> str:
+    """€ 1.234.567,89 as the users write it (and € -22.616,00)."""
+    whole, rest = divmod(abs(cents), 100)
+    return f"€ {'-' if cents < 0 else ''}{whole:,}".replace(",", ".") + f",{rest:02d}"
+
+
+def test_euro_is_written_the_dutch_way() -> None:
+    assert euro(123_456_789) == "€ 1.234.567,89"
+    assert euro(-2_261_600) == "€ -22.616,00"
+    assert euro(5) == "€ 0,05"
+
+
+@dataclass(frozen=True)
+class Served:
+    base: str
+    db: str
+    admin: str
+
+    def get(self, path: str, secret: str | None = None, **params: Any) -> Any:
+        url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {secret or self.admin}"})
+        with urllib.request.urlopen(request) as r:
+            return orjson.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`make run` in small: the demo in a fresh SQLite ledger, served, and an admin token."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    db = f"sqlite:///{folder}/ledger.db"
+    cli(db, "demo", timeout=120)
+    port = free_port()
+    proc = Proc.start("serve", db, ["serve", "--port", str(port)], folder)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while readyz(base)[0] != 200:
+            assert proc.alive(), proc.text()
+            assert time.monotonic() < deadline, proc.text()
+            time.sleep(0.2)
+        yield Served(base, db, token(db, "admin"))
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def browser(skip_without_browser: Callable[[str], NoReturn], tmp_path: Path) -> Iterator[Any]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        skip_without_browser(f"no Chromium at {CHROMIUM} or no ChromeDriver at {CHROMEDRIVER}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path)})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.downloads = tmp_path
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def sign_in(driver: Any, base: str, secret: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(base + "/")
+    driver.find_element(By.ID, "token").send_keys(secret)
+    driver.find_element(By.CSS_SELECTOR, "#inlogformulier button").click()
+
+
+def choose(driver: Any, party: str, year: int) -> None:
+    """Pick the party, then the year, from the selects a user clicks; wait until shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(driver, 20)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-klaar"))
+    Select(driver.find_element(By.ID, "partij")).select_by_value(party)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-klaar") or "").startswith(party)
+    Select(driver.find_element(By.ID, "jaar")).select_by_value(str(year))
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-klaar") == f"{party}/{year}")
+
+
+def amounts(driver: Any, css: str) -> list[tuple[int, str]]:
+    """(cents, text) of every amount at or under `css`."""
+    from selenium.webdriver.common.by import By
+
+    cells = driver.find_elements(By.CSS_SELECTOR, f"{css}[data-cents], {css} [data-cents]")
+    return [(int(c.get_attribute("data-cents")), c.text) for c in cells]
+
+
+def amount(driver: Any, css: str) -> int:
+    """The one amount at `css`, its text checked against its cents."""
+    ((cents, text),) = amounts(driver, css)
+    assert text.endswith(euro(cents)), (text, cents)
+    return cents
+
+
+def screenshot(driver: Any, name: str) -> None:
+    """The whole page, beyond the window's height, as the README shows it."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1},
+    })
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
+
+
+def no_errors_and_nothing_from_elsewhere(driver: Any, base: str) -> None:
+    resources = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert resources and all(r.startswith(base) for r in resources), resources
+    assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_an_unknown_token_is_refused_with_a_dutch_message(server: Served, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base = server.base
+    sign_in(browser, base, "plg_not-a-token")
+    message = WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "inlogfout").text)
+    assert "onbekend" in message
+    assert not browser.find_element(By.ID, "dashboard").is_displayed()
+
+
+def test_purmerend_2018_shows_the_published_deficit_and_the_reserve_running_out(
+    server: Served, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    base, admin = server.base, server.admin
+    sign_in(browser, base, admin)
+    choose(browser, "GM0439", 2018)
+    rows = server.get("/v1/balances", party="GM0439", year=2018)["results"]
+    shown = amounts(browser, "#budgetten tbody")
+    expected = []
+    for r in sorted(rows, key=lambda r: (r["budget"], r["subBudget"] or "")):
+        plan = r["allocatedCents"] + r["incomeCents"]
+        expected += [plan, r["spentCents"], r["committedCents"], r["availableCents"], r["saldoCents"]]
+    assert [cents for cents, _ in shown] == expected
+    assert all(text.endswith(euro(cents)) for cents, text in shown), shown
+    # "22.616–" in the source (seed 002 L1316-1360): spent more than came in, flagged.
+    row = browser.find_element(By.CSS_SELECTOR, '#budgetten tr[data-budget="participatiebudget"][data-sub=""]')
+    saldo = row.find_element(By.CSS_SELECTOR, '[data-veld="saldo"]')
+    assert saldo.text == "tekort € -22.616,00"
+    assert "overschreden" in row.get_attribute("class") and "overschreden" in row.text
+    # The reserve at each year's end (shared/reference/purmerend.md): empty after 2018.
+    published = {2014: 1_075_173_00, 2015: 784_519_00, 2016: 482_762_00, 2017: 189_198_00, 2018: 0}
+    for year, cents in published.items():
+        (reserve,) = server.get("/v1/reserves", party="GM0439", year=year)["results"]
+        css = f'#reserves figure[data-reserve="participatie"] tr[data-jaar="{year}"]'
+        assert amount(browser, css) == reserve["balanceCents"] == cents
+    assert "€ 1.075.173,00" in browser.find_element(By.CSS_SELECTOR, "#reserves svg").text
+    no_errors_and_nothing_from_elsewhere(browser, base)
+    screenshot(browser, "dashboard-purmerend.png")
+
+
+def test_drentsche_aa_split_under_solidariteit_and_profijt_side_by_side(
+    server: Served, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    base, admin = server.base, server.admin
+    sign_in(browser, base, admin)
+    choose(browser, "DRENTSCHE-AA", 2015)
+    block = '#kostenverdeling [data-organisatie="DRENTSCHE-AA"]'
+    # Worked out by hand in test_organisations.py: by inhabitants, and each unit by usage.
+    by_hand = {
+        "solidariteit": {"GM1680": 26_165_473, "GM0106": 69_602_228, "GM1730": 34_232_299},
+        "profijt": {"GM1680": 19_233_871, "GM0106": 86_048_387, "GM1730": 24_717_742},
+    }
+    for policy, shares in by_hand.items():
+        split = server.get("/v1/organisations/DRENTSCHE-AA/cost-split", year=2015, policy=policy)
+        assert {s["party"]: s["amountCents"] for s in split["shares"]} == shares
+        for party, cents in shares.items():
+            assert amount(browser, f'{block} tr[data-partij="{party}"] [data-veld="{policy}"]') == cents
+        assert amount(browser, f'{block} tfoot [data-veld="{policy}"]') == 130_000_000 == split["totalCents"]
+    assert amount(browser, f'{block} tr[data-partij="GM0106"] [data-veld="verschil"]') == 86_048_387 - 69_602_228
+    # The business case's flows (seed 004 L1077-1087): 58 afspraakbanen, 20 beschut
+    # werk places against a cap of 20, 145 + 77 out of benefits avoiding € 2.242.200.
+    kpis = server.get("/v1/kpis", party="DRENTSCHE-AA", year=2015)
+    tile = lambda field: browser.find_element(By.CSS_SELECTOR, f'#kengetallen [data-veld="{field}"] .waarde').text  # noqa: E731
+    assert tile("banenafspraak") == "58" and kpis["banenafspraakJobs"] == 58
+    assert tile("beschut") == "20 / 20" and kpis["beschutWerk"] == {"places": 20, "cap": 20, "target": 20}
+    assert tile("uitstroom") == "222 / 0"
+    assert tile("vermeden") == euro(kpis["outflow"]["avoidedBenefitCents"]) == "€ 2.242.200,00"
+    no_errors_and_nothing_from_elsewhere(browser, base)
+    screenshot(browser, "dashboard-drentsche-aa.png")
+
+
+def test_lelystad_winst_and_the_nuon_reserve(server: Served, browser: Any) -> None:
+    base, admin = server.base, server.admin
+    sign_in(browser, base, admin)
+    choose(browser, "GM0995", 2016)
+    winst = server.get("/v1/winst", party="GM0995", year=2016)
+    assert amount(browser, '#winst [data-veld="gerealiseerd"]') == winst["realisedCents"] == 25_000_000
+    assert amount(browser, '#winst [data-veld="geherinvesteerd"]') == winst["reinvestedCents"] == 21_000_000
+    assert amount(browser, '#winst [data-veld="vrij"]') == winst["unappropriatedCents"] == 4_000_000
+    assert amount(browser, '#winst tr[data-code="dagbesteding"]') == 15_000_000
+    # The NUON reserve lends € 1 mln a year in 2016-2018 (seed 000 L1460-1463).
+    for year, left in {2015: 300_000_000, 2016: 200_000_000, 2017: 100_000_000, 2018: 0}.items():
+        assert amount(browser, f'#reserves figure[data-reserve="nuon"] tr[data-jaar="{year}"]') == left
+
+
+def test_a_gemeente_sees_itself_and_its_share_in_its_organisation(server: Served, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    base = server.base
+    assen = token(server.db, "gemeente", "GM0106")
+    sign_in(browser, base, assen)
+    choose(browser, "GM0106", 2015)
+    options = [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "partij")).options]
+    assert options == ["GM0106", "DRENTSCHE-AA"]  # its own party, then the organisation it is a member of
+    own = browser.find_element(By.CSS_SELECTOR, '#kostenverdeling tr[data-partij="GM0106"]')
+    assert "eigen" in own.get_attribute("class")
+    assert amount(browser, '#kostenverdeling tr[data-partij="GM0106"] [data-veld="profijt"]') == 86_048_387
+
+
+def test_download_excel_gives_the_balances_as_euro_numbers(server: Served, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    base, admin = server.base, server.admin
+    sign_in(browser, base, admin)
+    choose(browser, "GM0439", 2018)
+    browser.find_element(By.CSS_SELECTOR, '#budgetten button.download').click()
+    path = browser.downloads / "balances-GM0439-2018.xlsx"
+    deadline = time.monotonic() + 20
+    while not path.exists():
+        assert time.monotonic() < deadline, list(browser.downloads.iterdir())
+        time.sleep(0.1)
+    sheet = load_workbook(path).active
+    header, *rows = list(sheet.values)
+    saldo = header.index("saldo (EUR)")
+    assert [Decimal(str(row[saldo])) for row in rows] == [Decimal("-22616.00")]  # a number, not text
