@@ -300,13 +300,13 @@ def _organisation_schemas() -> dict[str, Any]:
     policy = {"type": "string", "enum": ["solidariteit", "profijt"]}
     return {
         "Party": _object(
-            ["code", "name", "kind", "fundHolder", "years"],
+            ["code", "name", "kind", "fundHolder", "members", "years"],
             {
                 "code": {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"},
                 "name": {"type": "string"},
                 "kind": {"type": "string", "enum": ["gemeente", "organisation"]},
                 "fundHolder": {"type": ["string", "null"], "description": "An organisation's fund holder"},
-                "members": {"type": "array", "items": {"type": "string"}, "description": "An organisation's members"},
+                "members": {"type": "array", "items": {"type": "string"}, "description": "An organisation's members (none for a gemeente)"},
                 "years": {"type": "array", "items": {"type": "integer"}, "description": "Years the party's events fall in"},
             },
         ),

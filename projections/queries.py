@@ -185,8 +185,9 @@ def readable_parties(db: ReadDB, party: str) -> set[str]:
 
 def parties(db: ReadDB, *, parties: Collection[str] | None, as_of: str | None = None) -> list[dict[str, Any]]:
     """The registered parties a read covers, by code: name, kind, fund holder, an
-    organisation's members (as known at `as_of`) and the years its events fall in (what
-    a controller picks from)."""
+    organisation's members (as known at `as_of`; none for a gemeente) and the years its
+    events fall in (what a controller picks from). Every row has the same fields, so it
+    is a table as CSV or a spreadsheet too."""
     where, params = _in("code", parties)
     with db.transaction() as cur:
         rows = cur.execute(f"SELECT code, name, kind, fund_holder FROM parties WHERE 1 = 1{where} ORDER BY code", params).fetchall()
@@ -194,11 +195,9 @@ def parties(db: ReadDB, *, parties: Collection[str] | None, as_of: str | None = 
     for code, name, kind, fund_holder in rows:
         if as_of is not None and party_kind(db, code, as_of) is None:
             continue
-        row: dict[str, Any] = {"code": code, "name": name, "kind": kind, "fundHolder": fund_holder}
-        if kind == "organisation":
-            row["members"] = sorted(memberships(db, code, as_of))
-        row["years"] = years(db, code, as_of)
-        out.append(row)
+        members = sorted(memberships(db, code, as_of)) if kind == "organisation" else []
+        out.append({"code": code, "name": name, "kind": kind, "fundHolder": fund_holder, "members": members,
+                    "years": years(db, code, as_of)})
     return out
 
 

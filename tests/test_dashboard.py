@@ -276,3 +276,16 @@ def test_download_excel_gives_the_balances_as_euro_numbers(server: Served, brows
     header, *rows = list(sheet.values)
     saldo = header.index("saldo (EUR)")
     assert [Decimal(str(row[saldo])) for row in rows] == [Decimal("-22616.00")]  # a number, not text
+
+
+def test_the_werkbedrijf_begroting_and_no_key_to_split_by(server: Served, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(browser, server.base, server.admin)
+    choose(browser, "RWB-STEDENDRIEHOEK", 2015)
+    # Seed 003 Bijlage 5: nine lines, € 500.000 in all; and no verdeelsleutel (digest 003).
+    lines = browser.find_elements(By.CSS_SELECTOR, '#budgetten tr[data-budget="werkbedrijf"]:not([data-sub=""])')
+    assert len(lines) == 9
+    assert amount(browser, '#budgetten tr[data-budget="werkbedrijf"][data-sub=""] [data-veld="begroting"]') == 50_000_000
+    block = browser.find_element(By.CSS_SELECTOR, '#kostenverdeling [data-organisatie="RWB-STEDENDRIEHOEK"]')
+    assert "geen verdeelsleutel" in block.text and not block.find_elements(By.TAG_NAME, "table")

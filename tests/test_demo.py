@@ -72,7 +72,7 @@ async def test_parties_are_what_the_token_may_read_with_the_years_of_their_figur
     everyone = {p["code"]: p for p in await results(api, admin, "/v1/parties", pageSize=1000)}
     assert len(everyone) == 1 + 1 + len(src.RWB_MEMBERS) + 1 + len(src.DRENTSCHE_AA_MEMBERS) + 1
     assert everyone["GM0439"] == {"code": "GM0439", "name": "Purmerend", "kind": "gemeente", "fundHolder": None,
-                                  "years": [2014, 2015, 2016, 2017, 2018]}
+                                  "members": [], "years": [2014, 2015, 2016, 2017, 2018]}
     rwb = everyone[demo.RWB]
     assert (rwb["kind"], rwb["fundHolder"], rwb["members"]) == ("organisation", "GM0200", sorted(src.RWB_MEMBERS))
     assert everyone["GM0200"]["years"] == [2014, 2015, 2016]  # Apeldoorn's registration and the Rijk's tranches
@@ -83,6 +83,16 @@ async def test_parties_are_what_the_token_may_read_with_the_years_of_their_figur
     assert [p["code"] for p in await results(api, controller, "/v1/parties")] == ["GM0439"]
     status, body = await api.get(assen, "/v1/parties", party="GM0439")
     assert status == 403, body
+    # As a table, a gemeente first and then its organisation: the same columns on every row.
+    apeldoorn = api.token("gemeente", src.RWB_FUND_HOLDER)
+    r = await api.client.get("/v1/parties", headers={"Authorization": f"Bearer {apeldoorn}", "Accept": "text/csv"})
+    assert r.status == 200
+    assert (await r.text()).splitlines() == [
+        "code,name,kind,fundHolder,members,years",
+        "GM0200,Apeldoorn,gemeente,,[],\"[2014,2015,2016]\"",
+        f"{demo.RWB},Regionaal Werkbedrijf Stedendriehoek en Noord-Veluwe,organisation,GM0200,"
+        + '"' + str(sorted(src.RWB_MEMBERS)).replace("'", '""').replace(" ", "") + '",\"[2014,2015]\"',
+    ]
     # As the ledger knew it before anything was posted: nobody.
     assert await results(api, admin, "/v1/parties", asOf="2000-01-01T00:00:00Z") == []
 

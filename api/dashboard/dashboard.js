@@ -163,7 +163,7 @@ async function showBalances(party, year, current) {
         bars(scale, ["begroting", plan, "Begroting"], [row.spentCents > plan ? "realisatie over" : "realisatie", row.spentCents, "Realisatie"]))));
   }
   $("table", section).hidden = rows.length === 0;
-  $(".leeg", section).hidden = rows.length > 0;
+  $(":scope > .leeg", section).hidden = rows.length > 0;
 }
 
 async function showReserves(party, years, current) {
@@ -188,7 +188,7 @@ async function showReserves(party, years, current) {
         element("tbody", {}, ...years.filter((y) => balances.has(y)).map((year) =>
           element("tr", { dataJaar: String(year) }, element("th", { scope: "row" }, String(year)), amountCell("saldo", balances.get(year))))))));
   }
-  $(".leeg", section).hidden = reserves.size > 0;
+  $(":scope > .leeg", section).hidden = reserves.size > 0;
 }
 
 /** One column per year, as an SVG that scales with the page. */
@@ -237,7 +237,7 @@ async function showCostSplits(party, year, current) {
   if (!current()) return;
   const box = $(".verdelingen", section);
   box.replaceChildren(...splits.map((split) => splitBlock(split, party, year)));
-  $(".leeg", section).hidden = organisations.length > 0;
+  $(":scope > .leeg", section).hidden = organisations.length > 0;
 }
 
 function splitBlock({ organisation, solidariteit, profijt, missing }, party, year) {
@@ -247,11 +247,15 @@ function splitBlock({ organisation, solidariteit, profijt, missing }, party, yea
     block.append(element("p", { className: "leeg" }, `Geen verdeelsleutel voor ${year}: ${missing}.`));
     return block;
   }
+  if (!solidariteit.shares.length) {  // no key and nothing that needs one
+    block.append(element("p", { className: "leeg" }, `Niets te verdelen in ${year}; er is geen verdeelsleutel vastgesteld.`));
+    return block;
+  }
   const button = element("button", { type: "button", className: "download" }, "Download Excel");
   button.addEventListener("click", () => download(`/v1/organisations/${organisation.code}/cost-split`,
     { year, policy: profijt.policy }, `kostenverdeling-${organisation.code}-${year}.xlsx`).catch(showError));
   block.append(element("p", {},
-    `Te verdelen ${euro(solidariteit.totalCents)}; verdeelsleutel naar ${label(solidariteit.basis || "vast")}. `, button));
+    `Te verdelen ${euro(solidariteit.totalCents)}; verdeelsleutel naar ${label(solidariteit.basis)}. `, button));
   const byParty = new Map(profijt.shares.map((s) => [s.party, s]));
   const scale = Math.max(1, ...solidariteit.shares.concat(profijt.shares).map((s) => Math.abs(s.amountCents)));
   const rows = solidariteit.shares.map((s) => {
@@ -376,7 +380,8 @@ async function signIn(token) {
   select.replaceChildren();
   for (const [kind, title] of [["gemeente", "Gemeenten"], ["organisation", "Samenwerkingsverbanden"]]) {
     const group = element("optgroup", { label: title });
-    for (const p of state.parties.filter((party) => party.kind === kind)) {
+    const parties = state.parties.filter((party) => party.kind === kind);
+    for (const p of parties.sort((a, b) => a.name.localeCompare(b.name, "nl"))) {
       group.append(element("option", { value: p.code }, `${p.name} (${p.code})`));
     }
     if (group.children.length) select.append(group);
