@@ -65,16 +65,6 @@ LELYSTAD_INTEGRATIE_UITKERING = {
 # Kept as published. 2015 also appears in the text: A L1449, C L1454, B L1456, and
 # A+B = 4.113.792 at L1809.
 
-# The national macro amounts behind the shares, whole euros ("afgerond"), L1857-1863.
-# Each published total equals a + b + c.
-LELYSTAD_MACRO = {
-    2015: {"a": 595_072_000 * EURO, "b": 27_717_000 * EURO, "c": 2_271_390_000 * EURO, "total": 2_894_179_000 * EURO},
-    2016: {"a": 558_796_000 * EURO, "b": 67_800_000 * EURO, "c": 2_094_005_000 * EURO, "total": 2_720_601_000 * EURO},
-    2017: {"a": 522_878_000 * EURO, "b": 107_600_000 * EURO, "c": 1_925_225_000 * EURO, "total": 2_555_703_000 * EURO},
-    2018: {"a": 511_076_000 * EURO, "b": 143_460_000 * EURO, "c": 1_768_500_000 * EURO, "total": 2_423_036_000 * EURO},
-    2019: {"a": 513_718_000 * EURO, "b": 168_430_000 * EURO, "c": 1_652_965_000 * EURO, "total": 2_335_113_000 * EURO},
-}
-
 # --- 2. Lelystad: NUON reserve ----------------------------------------------------
 # Seed 000 L1449-1452: "€ 1.000.000 (eigen gemeentelijke bijdrage NUON reserve)", listed
 # next to the 2015 klassieke-doelgroep budget of € 3.940.245.
@@ -129,21 +119,7 @@ RWB_MEMBERS = {
     "GM0050": "Zeewolde",
 }
 # Hattem, Heerde and Oldebroek are not RWB members. Oldebroek is only in the GR
-# Noord-Veluwe below; Hattem and Heerde are not in the source at all.
-
-# Subregions, each with one seat on the board: L1285-1293.
-RWB_SUBREGIONS = {
-    "apeldoorn": ("GM0200", "GM0213", "GM0232", "GM0285"),
-    "deventer": ("GM0150", "GM0175"),
-    "harderwijk": ("GM0230", "GM0233", "GM0243", "GM0302", "GM0273", "GM0050"),
-    "zutphen": ("GM0262", "GM0301"),
-}
-
-# GR Stedendriehoek, eight gemeenten: L205-209.
-GR_STEDENDRIEHOEK_MEMBERS = ("GM0200", "GM0213", "GM0150", "GM0232", "GM0262", "GM0175", "GM0285", "GM0301")
-# GR Noord-Veluwe: five of the six Noord-Veluwe gemeenten (not Zeewolde), plus
-# Oldebroek (GM0269), which belongs to arbeidsmarktregio IJssel-Vecht: L209-215.
-GR_NOORD_VELUWE_MEMBERS = ("GM0230", "GM0233", "GM0243", "GM0302", "GM0273", "GM0269")
+# Noord-Veluwe (L209-215); Hattem and Heerde are not in the source at all.
 
 # Apeldoorn is the centrumgemeente (L1283-1284). The Rijk pays the money "via de
 # centrumgemeente" (L1836-1838).
@@ -216,18 +192,6 @@ DRENTSCHE_AA_USAGE = {
     "detachering": {"GM1680": 70, "GM0106": 160, "GM1730": 80},
 }
 
-# Costs per FTE of new beschut werk, in cents (L1610-1618).
-BESCHUT_WERK_PER_FTE = {
-    "lks": 16_000 * EURO,  # "loonkostensubsidie van 70% WML (€ 16.000/Fte)" L1610
-    "begeleiding": 7_000 * EURO,  # "begeleidingsbedrag van € 7.000/Fte" L1614
-    "exploitatietekort": 4_300 * EURO,  # "exploitatietekort van € 4.300/Fte" L1616
-}
-# Funding: LKS "gefinancierd uit het Inkomensdeel" (L1610-1612), the other two "uit het
-# Participatiebudget" (L1614-1616).
-BESCHUT_WERK_FUNDING = {"lks": "inkomensdeel", "begeleiding": "participatiebudget", "exploitatietekort": "participatiebudget"}
-# Inconsistency (digest 004 §3): € 4.300 is said to be "conform het tekort per Wsw-er in
-# beschut werk" (L1616-1618), but the 2015 deficit of € 2 mln over 310 persons is about
-# € 6.452 each. Both are kept as published.
 
 # The business case's yearly flows (L1077-1087): persons, and the benefits they no
 # longer draw. Each amount is the unrounded number of persons x € 10.100 (digest 004

@@ -182,7 +182,6 @@ def readable_parties(db: ReadDB, party: str) -> set[str]:
     return {party, *(org for (org,) in rows)}
 
 
-
 def parties(db: ReadDB, *, parties: Collection[str] | None, as_of: str | None = None) -> list[dict[str, Any]]:
     """The registered parties a read covers, by code: name, kind, fund holder, an
     organisation's members (as known at `as_of`; none for a gemeente) and the years its

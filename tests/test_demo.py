@@ -57,6 +57,12 @@ async def test_the_demo_answers_the_published_figures(api: Api) -> None:
     assert kpis["outflow"]["avoidedBenefitCents"] == sum(cents for _, cents in src.DRENTSCHE_AA_OUTFLOW_2015.values())
 
 
+def test_the_illustrative_usage_adds_up_to_the_published_headcounts() -> None:
+    """Usage per member is made up (seed 004 lacks its annexes), but not beyond the units' staff."""
+    usage = {unit: sum(by_member.values()) for unit, by_member in src.DRENTSCHE_AA_USAGE.items()}
+    assert usage == src.DRENTSCHE_AA_HEADCOUNT_2015
+
+
 async def test_loading_the_demo_again_stores_nothing(api: Api) -> None:
     admin = await load(api)
     status, before = await api.get(admin, "/v1/events", limit=1)

@@ -11,7 +11,7 @@ const $ = (selector, root = document) => root.querySelector(selector);
 // --- formatting: Dutch, as controllers write it ------------------------------------
 
 /** Cents as euros the Dutch way: € 1.234.567,89 (and € -22.616,00). */
-export function euro(cents) {
+function euro(cents) {
   const sign = cents < 0 ? "-" : "";
   const whole = Math.floor(Math.abs(cents) / 100);
   const rest = Math.abs(cents) % 100;
