@@ -7,7 +7,7 @@ DB ?= sqlite:///./ledger.db
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test venv browser clean
+.PHONY: run test venv test-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,23 +27,25 @@ run: venv
 	@echo "Admin token (shown once): $$(LEDGER_DB=$(DB) $(BIN)/ledger token create --role admin)"
 	LEDGER_DB=$(DB) $(BIN)/ledger serve --host $(HOST) --port $(PORT)
 
-# The dashboard's test drives Debian's Chromium through ChromeDriver. They are installed
-# here when missing and this user may (root, or sudo without a password); elsewhere
-# that test is skipped and the run ends with a loud notice.
-BROWSER_PACKAGES := chromium chromium-driver
+# Programs some tests drive, from Debian's packages: Chromium and ChromeDriver for the
+# dashboard's browser test, docker-compose to check docker-compose.yml. They are
+# installed here when missing and this user may (root, or sudo without a password);
+# elsewhere those tests are skipped and the run ends with a loud notice.
+TEST_PACKAGES := chromium chromium-driver docker-compose
 
-browser:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+test-tools:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+		&& { command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1; }; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
-		echo "!!! no apt-get here: install Chromium and ChromeDriver, or the browser test is skipped"; exit 0; fi; \
+		echo "!!! no apt-get here: install $(TEST_PACKAGES), or the tests that need them are skipped"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else \
-		echo "!!! may not install $(BROWSER_PACKAGES) (not root, no sudo): the browser test is skipped"; exit 0; fi; \
-	echo "installing $(BROWSER_PACKAGES) for the browser test"; \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null \
-	|| { $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; } \
-	|| echo "!!! installing $(BROWSER_PACKAGES) failed: the browser test is skipped"
+		echo "!!! may not install $(TEST_PACKAGES) (not root, no sudo): the tests that need them are skipped"; exit 0; fi; \
+	echo "installing $(TEST_PACKAGES) for the tests"; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(TEST_PACKAGES) >/dev/null \
+	|| { $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(TEST_PACKAGES) >/dev/null; } \
+	|| echo "!!! installing $(TEST_PACKAGES) failed: the tests that need them are skipped"
 
-test: venv browser
+test: venv test-tools
 	$(BIN)/python -m pytest
 
 clean:
