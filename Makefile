@@ -45,8 +45,18 @@ test-tools:
 	|| { $$SUDO apt-get update -q >/dev/null && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(TEST_PACKAGES) >/dev/null; } \
 	|| echo "!!! installing $(TEST_PACKAGES) failed: the tests that need them are skipped"
 
-test: venv test-tools
+# Spectral, the linter of the ADR ruleset (tests/test_adr.py), from npm into a local folder.
+SPECTRAL := .tools/node_modules/.bin/spectral
+SPECTRAL_VERSION := 6.16.3
+
+$(SPECTRAL):
+	@if command -v npm >/dev/null; then \
+		npm install --prefix .tools --no-audit --no-fund --silent @stoplight/spectral-cli@$(SPECTRAL_VERSION) \
+		|| echo "!!! installing Spectral failed: the ADR lint is skipped"; \
+	else echo "!!! no npm here: the ADR lint is skipped"; fi
+
+test: venv test-tools $(SPECTRAL)
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) ledger.db ledger.db-wal ledger.db-shm .pytest_cache
+	rm -rf $(VENV) .tools ledger.db ledger.db-wal ledger.db-shm .pytest_cache

@@ -1,6 +1,6 @@
 """The aiohttp application: middlewares, routes and the lifecycle of the ledger.
 
-Every response carries `API-Version`; every error, including aiohttp's own (unknown
+Every response carries `API-Version` and the ADR's security headers; every error, including aiohttp's own (unknown
 route, wrong method, body too large) and unexpected failures, is problem+json. A
 database that does not answer (down, restarting, no connection to be had) is a 503
 with `Retry-After`, not a 500: the request may simply be sent again (a POST with the
@@ -104,15 +104,29 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
-async def _api_version(request: web.Request, response: web.StreamResponse) -> None:
+# The security headers of the ADR's transport security module, on every response. The
+# dashboard's own stricter Content-Security-Policy and Cache-Control stand (api/pages.py).
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Strict-Transport-Security": "max-age=31536000",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+async def _standard_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers["API-Version"] = API_VERSION
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Application:
     app = web.Application(middlewares=[problems], client_max_size=settings.max_body)
     app[state.SETTINGS] = settings
     app[OUTAGE] = Outage()
-    app.on_response_prepare.append(_api_version)
+    app.on_response_prepare.append(_standard_headers)
     app.router.add_routes(routes)
     pages.add_routes(app.router)
     contact = {"name": settings.contact_name, "email": settings.contact_email, "url": settings.contact_url}

@@ -93,6 +93,17 @@ def _cents(description: str) -> dict[str, Any]:
     return {"type": "integer", "description": description + " (euro cents)"}
 
 
+def _flatten_optional_dates(schema: dict[str, Any]) -> None:
+    """An optional date as `{"type": ["string", "null"], "format": "date"}`, not pydantic's
+    `anyOf` of a date and null: the ADR linter wants `format` on every date field itself."""
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf", [])
+        dates = [o for o in options if o.get("format") == "date"]
+        if len(options) == 2 and len(dates) == 1 and {"type": "null"} in options:
+            rest = {k: v for k, v in prop.items() if k != "anyOf"}
+            schema["properties"][name] = {**dates[0], **rest, "type": ["string", "null"]}
+
+
 def _schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     envelope = Envelope.model_json_schema(ref_template=_REF)
@@ -103,6 +114,7 @@ def _schemas() -> dict[str, Any]:
     for name, payload in PAYLOADS.items():
         data_schema = payload.model_json_schema(ref_template=_REF)
         data_schema.pop("title", None)
+        _flatten_optional_dates(data_schema)
         schemas[f"{name}Data"] = data_schema
         schemas[name] = {
             "allOf": [
@@ -608,6 +620,26 @@ def _with_503(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
+BASE = "/v1"  # the major version: the document's server, so the ADR's rule sees it there
+
+
+def document_path(path: str) -> str:
+    """A route's path as the document names it: relative to its server."""
+    return path.removeprefix(BASE) if path.startswith(BASE + "/") else path
+
+
+def _relative_to_server(paths: dict[str, Any]) -> dict[str, Any]:
+    """Paths under /v1 relative to the server `/v1`; the probes outside it get a server of
+    their own. Both are relative URLs, resolved against wherever the document is served."""
+    out: dict[str, Any] = {}
+    for path, item in paths.items():
+        if path.startswith(BASE + "/"):
+            out[document_path(path)] = item
+        else:
+            out[path] = {"servers": [{"url": "/", "description": "Outside the versioned API"}], **item}
+    return out
+
+
 def document(contact: dict[str, str]) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -618,10 +650,10 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
             "Amounts are integer euro cents.",
             "contact": contact,
         },
-        "servers": [{"url": "http://127.0.0.1:8080", "description": "Local (make run)"}],
+        "servers": [{"url": BASE, "description": "Version 1, on the host that serves this document"}],
         "tags": [{"name": n} for n in ("service", "events", "parties", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3")],
         "security": [{"bearerAuth": []}],
-        "paths": _with_503(_paths()),
+        "paths": _relative_to_server(_with_503(_paths())),
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},

@@ -24,7 +24,7 @@ from projections.db import ReadDB
 
 PG_ADMIN = os.environ.get("LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _pg_unreachable: list[str] = []
-_no_browser: list[str] = []
+_missing_tools: dict[str, list[str]] = {}  # a program `make test` installs where it may: the tests skipped for want of it
 
 
 def _pg_admin_conn() -> psycopg.Connection:
@@ -74,11 +74,12 @@ def skip_loudly(request: pytest.FixtureRequest) -> Callable[[str], NoReturn]:
 
 
 @pytest.fixture
-def skip_without_browser(request: pytest.FixtureRequest) -> Callable[[str], NoReturn]:
-    """Skip this test for want of Chromium, counted in the session's loud notice."""
+def skip_for_want_of(request: pytest.FixtureRequest) -> Callable[[str, str], NoReturn]:
+    """Skip this test for want of a program (`make test` installs them where it may),
+    counted in the session's loud notice: `skip(program, why)`."""
 
-    def skip(why: str) -> NoReturn:
-        _no_browser.append(request.node.nodeid)
+    def skip(program: str, why: str) -> NoReturn:
+        _missing_tools.setdefault(program, []).append(request.node.nodeid)
         pytest.skip(why)
 
     return skip
@@ -99,11 +100,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             f"PostgreSQL was unreachable at {PG_ADMIN}: {len(_pg_unreachable)} PostgreSQL runs were skipped. "
             "Start it (pg_ctlcluster ... main start) or set LEDGER_TEST_PG to test the production store."
         )
-    if _no_browser:
-        terminalreporter.section("DASHBOARD NOT TESTED IN A BROWSER", sep="!", red=True, bold=True)
+    for program, skipped in _missing_tools.items():
+        terminalreporter.section(f"{program.upper()} MISSING: NOT TESTED", sep="!", red=True, bold=True)
         terminalreporter.write_line(
-            f"Chromium or ChromeDriver is missing: {len(_no_browser)} browser tests were skipped. "
-            "`make test` installs Debian's chromium and chromium-driver where it may (root, or sudo without a password)."
+            f"{len(skipped)} tests were skipped for want of {program}. `make test` installs it where it may "
+            "(Debian's packages as root or with sudo, npm packages into .tools/)."
         )
 
 

@@ -7,12 +7,15 @@ with a budget and a reserve, so every read has rows of every party to leak or hi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from aiohttp import ClientResponse
 
 from api import pages
+from api.app import SECURITY_HEADERS
+from api.openapi import document_path
 from ledger.events import PAYLOADS
 from tests.conftest import Api, assert_problem, event, register
 
@@ -111,7 +114,7 @@ async def test_the_openapi_document_covers_every_route_and_event_type(api: Api) 
     assert doc["openapi"].startswith("3.")
     for route in api.client.app.router.routes():
         if route.method != "HEAD" and not pages.is_page(route.resource.canonical):  # the dashboard, not the API
-            assert route.method.lower() in doc["paths"][route.resource.canonical], route
+            assert route.method.lower() in doc["paths"][document_path(route.resource.canonical)], route
     assert set(PAYLOADS) <= set(doc["components"]["schemas"])
 
 
@@ -130,10 +133,15 @@ async def test_every_response_carries_api_version_and_errors_are_problems(api: A
         (await call(api, "POST", "/v1/events", controller, json=allocation(MEMBER)), 403),
         (await call(api, "GET", "/v1/no-such-route", admin), 404),
         (await call(api, "DELETE", "/v1/balances", admin), 405),
+        (await call(api, "GET", "/v1/openapi.json"), 200),
     ]
+    doc_version = answers[-1][0][1]["info"]["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", doc_version)  # semver, as the header carries it
     for (r, body), status in answers:
         assert r.status == status, body
-        assert r.headers["API-Version"]
+        assert r.headers["API-Version"] == doc_version
+        for name, value in SECURITY_HEADERS.items():
+            assert r.headers[name] == value, (name, status)
         if status >= 400:
             problem(r, body, status)
 

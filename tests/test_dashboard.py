@@ -82,9 +82,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 @pytest.fixture
-def browser(skip_without_browser: Callable[[str], NoReturn], tmp_path: Path) -> Iterator[Any]:
+def browser(skip_for_want_of: Callable[[str, str], NoReturn], tmp_path: Path) -> Iterator[Any]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        skip_without_browser(f"no Chromium at {CHROMIUM} or no ChromeDriver at {CHROMEDRIVER}")
+        skip_for_want_of("Chromium", f"no Chromium at {CHROMIUM} or no ChromeDriver at {CHROMEDRIVER}")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
