@@ -7,7 +7,7 @@ DB ?= sqlite:///./ledger.db
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test venv test-tools clean
+.PHONY: run test fuzz venv test-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -57,6 +57,10 @@ $(SPECTRAL):
 
 test: venv test-tools $(SPECTRAL)
 	$(BIN)/python -m pytest
+
+# The contract fuzzing of tests/test_contract.py at length: 1,000 examples per operation and mode.
+fuzz: venv
+	LEDGER_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_contract.py
 
 clean:
 	rm -rf $(VENV) .tools ledger.db ledger.db-wal ledger.db-shm .pytest_cache

@@ -22,8 +22,8 @@ import orjson
 from aiohttp import web
 
 from api import pages, state
-from api.openapi import API_VERSION, document
-from api.problems import Problem, busy, database_busy, database_unavailable, from_http_exception, unavailable
+from api.openapi import API_VERSION, document, query_parameters
+from api.problems import Problem, bad_request, busy, database_busy, database_unavailable, from_http_exception, unavailable
 from api.routes import routes
 from api.waiting import Advances, Writer, readers
 from api.tokens import TokenStore
@@ -54,10 +54,26 @@ class Outage:
 OUTAGE = web.AppKey("outage", Outage)
 
 
+QUERY_PARAMETERS = web.AppKey("query_parameters", dict)
+
+
+def _check_query(request: web.Request) -> None:
+    """Refuse query parameters the operation does not have, each named (400)."""
+    resource = request.match_info.route.resource
+    method = "GET" if request.method == "HEAD" else request.method
+    known = request.app[QUERY_PARAMETERS].get((method, resource.canonical)) if resource is not None else None
+    unknown = sorted(set(request.query) - known) if known is not None else []
+    if unknown:
+        reason = f"not a parameter of this operation (it has: {', '.join(sorted(known)) or 'none'})"
+        raise bad_request(f"unknown query parameter {', '.join(unknown)}",
+                          [{"name": name, "code": "unknown", "reason": reason} for name in unknown])
+
+
 async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamResponse, bool]:
     """The handler's response, or the problem+json for what it raised; and whether that
     was the database not answering."""
     try:
+        _check_query(request)
         return await handler(request), False
     except Problem as p:
         return p.response(), False
@@ -131,6 +147,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Appli
     pages.add_routes(app.router)
     contact = {"name": settings.contact_name, "email": settings.contact_email, "url": settings.contact_url}
     app[state.OPENAPI] = orjson.dumps(document(contact))
+    app[QUERY_PARAMETERS] = query_parameters()
     app.cleanup_ctx.append(_lifecycle(ledger))
     return app
 

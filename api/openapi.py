@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.render import XLSX
+from ledger.audit import MAX_POSITION
 from ledger.events import PAYLOADS, Envelope
 from ledger.rules import RULES
 
@@ -152,13 +153,18 @@ def _schemas() -> dict[str, Any]:
             }
         },
     }
+    # A stored event: the envelope with what the ledger added, closed as a whole (the
+    # request's envelope is closed on its own, so it cannot be extended by an allOf), and
+    # its data by its type.
     schemas["LoggedEvent"] = {
         "allOf": [
-            _ref("Event"),
             {
                 "type": "object",
-                "required": ["derived", "contentHash", "position", "recordedAt", "postedBy", "previousHash", "chainHash"],
+                "required": [*envelope["required"], "derived", "contentHash", "position", "recordedAt", "postedBy",
+                             "previousHash", "chainHash"],
+                "additionalProperties": False,
                 "properties": {
+                    **envelope["properties"],
                     "derived": {"type": "object", "description": "What the ledger resolved when it accepted the event "
                                 "(a correction's original, a subsidy's commitments, a closed year's figures)"},
                     "contentHash": {**_HASH, "description": "SHA-256 of the client's event (keys sorted, no whitespace)"},
@@ -171,6 +177,7 @@ def _schemas() -> dict[str, Any]:
                                   "no whitespace: the hash chain that `ledger verify` recomputes"},
                 },
             },
+            {"oneOf": [{"properties": {"type": {"const": name}, "data": _ref(f"{name}Data")}} for name in PAYLOADS]},
         ]
     }
     schemas["Balance"] = {
@@ -298,7 +305,7 @@ def _audit_schemas() -> dict[str, Any]:
 
 def _audit_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
     anchor = _query("anchor", "A chain hash held outside the database, as POSITION:HASH (repeatable)",
-                    {"type": "string", "pattern": "^[0-9]+:[0-9a-f]{64}$"})
+                    {"type": "string", "pattern": "^[0-9]{1,19}:[0-9a-f]{64}$"})
     return {
         "/v1/audit/verify": _read(
             "verifyLog", "audit", "Recompute the hash chain of the whole log (auditor, admin)",
@@ -492,7 +499,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "The ordered event log (Accept: application/x-ndjson streams it)",
                 "security": secured,
                 "parameters": [
-                    _query("after", "Only events after this position", {"type": "integer", "minimum": 0}),
+                    _query("after", "Only events after this position", {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}),
                     _query("limit", "At most this many events", {"type": "integer", "minimum": 1, "maximum": 1000}),
                     _PARTY,
                     _AS_OF,
@@ -583,7 +590,7 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "/v1/trial-balance": _read(
             "getTrialBalance", "journal", "Debits and credits of the journal (per account for one party)",
-            [_PARTY, _query("position", "Only events up to this log position", {"type": "integer", "minimum": 0}), _AS_OF],
+            [_PARTY, _query("position", "Only events up to this log position", {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}), _AS_OF],
             _ok("The trial balance", _ref("TrialBalance"), csv=True), secured,
         ),
         "/v1/balances/{party}/{year}/{budget}/trail": _read(
@@ -618,6 +625,16 @@ def _with_503(paths: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             operation["responses"].update(_errors("503"))
     return paths
+
+
+def query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """Each operation's query parameters by (METHOD, route path), as this document names
+    them: any other is refused (a mistyped `?yaer=` would otherwise be silently ignored)."""
+    return {
+        (method.upper(), path): frozenset(p["name"] for p in operation.get("parameters", []) if p["in"] == "query")
+        for path, item in _paths().items()
+        for method, operation in item.items()
+    }
 
 
 BASE = "/v1"  # the major version: the document's server, so the ADR's rule sees it there

@@ -54,7 +54,7 @@ def bad_request(detail: str, invalid_params: list[dict[str, Any]]) -> Problem:
 
 
 def bad_param(name: str, reason: str, code: str = "invalid") -> Problem:
-    return bad_request(f"query parameter {name}: {reason}", [{"name": name, "code": code, "reason": reason}])
+    return bad_request(f"parameter {name}: {reason}", [{"name": name, "code": code, "reason": reason}])
 
 
 def unauthorized() -> Problem:

@@ -98,7 +98,7 @@ def csv_response(rows: list[Mapping[str, Any]], filename: str) -> web.Response:
 
 def int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

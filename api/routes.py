@@ -19,7 +19,7 @@ from api.render import int_param, json_response, page_of, page_params, paged, ta
 from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
-from ledger.audit import parse_anchor
+from ledger.audit import MAX_POSITION, parse_anchor
 from ledger.events import Event, InvalidEvent, InvalidParam, parse_event
 from projections import iv3 as iv3_report
 from projections import queries
@@ -61,11 +61,16 @@ def as_of_param(request: web.Request) -> str | None:
         return rfc3339((datetime.min if instant.year == 1 else datetime.max).replace(tzinfo=UTC))
 
 
+def party_code(value: str, name: str = "party") -> str:
+    """`value` if it is a party code (api.md: [A-Z0-9-]{2,40}), else 400 naming `name`."""
+    if not (2 <= len(value) <= 40 and all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-" for c in value)):
+        raise bad_param(name, "must be a party code such as GM0439")
+    return value
+
+
 def party_param(request: web.Request) -> str | None:
     party = request.query.get("party")
-    if party is not None and not (2 <= len(party) <= 40 and all(c.isupper() or c.isdigit() or c == "-" for c in party)):
-        raise bad_param("party", "must be a party code such as GM0439")
-    return party
+    return None if party is None else party_code(party)
 
 
 # --- service --------------------------------------------------------------------
@@ -184,7 +189,7 @@ async def post_events(request: web.Request) -> web.Response:
 async def list_events(request: web.Request) -> web.StreamResponse:
     db = request.app[state.DB]
     parties = await read_scope(request)
-    after = int_param(request, "after", 0, 0, 2**62) or 0
+    after = int_param(request, "after", 0, 0, MAX_POSITION) or 0
     as_of = as_of_param(request)
     if NDJSON in request.headers.get("Accept", ""):
         return await _stream_events(request, parties, after, as_of)
@@ -257,11 +262,14 @@ async def list_parties(request: web.Request) -> web.Response:
     return page_of(request, rows, "parties")
 
 
-async def read_party(request: web.Request, party: str | None = None) -> str:
-    """Authenticate, then the one party this read is about (`party`, else `?party=`,
-    else the token's own), refused unless the token may read it."""
+async def read_party(request: web.Request, path_param: str | None = None) -> str:
+    """Authenticate, then the one party this read is about (the path's `path_param`, else
+    `?party=`, else the token's own), refused unless the token may read it."""
     principal = await principal_of(request)
-    party = party or party_param(request) or principal.party
+    if path_param is not None:
+        party: str | None = party_code(request.match_info[path_param], path_param)
+    else:
+        party = party_param(request) or principal.party
     if party is None:
         raise bad_param("party", "name the party, e.g. ?party=GM0439", "required")
     await run(check_read, principal, request.app[state.DB], party)
@@ -289,7 +297,7 @@ def no_key(e: split.NoKey) -> Problem:
 @routes.get("/v1/organisations/{code}/cost-split")
 async def cost_split(request: web.Request) -> web.Response:
     db = request.app[state.DB]
-    code = await read_party(request, request.match_info["code"])
+    code = await read_party(request, "code")
     year = required_year(request)
     policy, as_of = policy_param(request), as_of_param(request)
     if await run(queries.party_kind, db, code, as_of) != "organisation":
@@ -327,7 +335,7 @@ async def kpis(request: web.Request) -> web.Response:
 async def trial_balance(request: web.Request) -> web.Response:
     db = request.app[state.DB]
     parties = await read_scope(request)
-    position = int_param(request, "position", None, 0, 2**62)
+    position = int_param(request, "position", None, 0, MAX_POSITION)
     body = await run(queries.trial_balance, db, parties=parties, position=position, as_of=as_of_param(request))
     if wants_table(request):
         return table_response(request, body.get("accounts", []), "trial-balance")
@@ -370,12 +378,14 @@ async def journal(request: web.Request) -> web.Response:
 async def trail(request: web.Request) -> web.Response:
     """Every event behind a budget's figures, for the auditor tracing a euro back."""
     db = request.app[state.DB]
-    party = await read_party(request, request.match_info["party"])
+    party = await read_party(request, "party")
     budget = request.match_info["budget"]
     try:
         year = int(request.match_info["year"])
     except ValueError:
         raise bad_param("year", "must be a whole number", "integer") from None
+    if not 1900 <= year <= 2999:
+        raise bad_param("year", "must be between 1900 and 2999", "range")
     rows = await run(queries.trail, db, party, year, budget, as_of_param(request))
     return page_of(request, rows, "trail")
 

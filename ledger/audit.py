@@ -36,12 +36,18 @@ def sealed_figures(lines: Iterable[tuple[tuple[str, str | None], list[int]]]) ->
     return out
 
 
+MAX_POSITION = 2**62
+
+
 def parse_anchor(text: str) -> tuple[int, str]:
     """`POSITION:HASH`, as an auditor writes down a chain hash; raise ValueError if not."""
     position, _, digest = text.partition(":")
-    digest = digest.strip().lower()
-    if not position.strip().isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+    position, digest = position.strip(), digest.strip().lower()
+    hexdigits = "0123456789abcdef"
+    if not (position.isascii() and position.isdigit()) or len(digest) != 64 or any(c not in hexdigits for c in digest):
         raise ValueError(f"an anchor is POSITION:HASH (a position and a 64-digit hex chain hash), not {text!r}")
+    if int(position) > MAX_POSITION:  # no log gets there, and the databases' integers end at 2**63
+        raise ValueError(f"an anchor's position is at most {MAX_POSITION}, not {position}")
     return int(position), digest
 
 

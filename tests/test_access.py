@@ -146,6 +146,21 @@ async def test_every_response_carries_api_version_and_errors_are_problems(api: A
             problem(r, body, status)
 
 
+@pytest.mark.parametrize(("path", "params", "name"), [
+    ("/v1/balances", {"party": MEMBER, "yaer": "2018"}, "yaer"),  # a typo is refused, not ignored
+    ("/v1/events/00000000-0000-0000-0000-000000000000", {"party": MEMBER}, "party"),
+    ("/v1/balances", {"year": ""}, "year"),  # an empty number is not "no year"
+    ("/v1/events", {"after": ""}, "after"),
+    ("/v1/balances/gm0439/2018/participatiebudget/trail", {}, "party"),  # not a party code
+    ("/v1/balances/GM0439/1200/participatiebudget/trail", {}, "year"),
+    ("/v1/organisations/Drentsche Aa/cost-split", {"year": "2015"}, "code"),
+])
+async def test_a_bad_or_unknown_parameter_is_a_400_naming_it(api: Api, path: str, params: dict[str, str], name: str) -> None:
+    r, body = await call(api, "GET", path, api.token("admin"), params=params)
+    problem(r, body, 400)
+    assert [p["name"] for p in body["invalidParams"]] == [name]
+
+
 # --- roles: posting -------------------------------------------------------------------------
 
 
@@ -189,7 +204,8 @@ async def test_a_controller_reads_its_own_party_but_no_other(world: Api, path: s
     token = world.token("controller", OUTSIDER)
     for party, status in ((OUTSIDER, 200), (MEMBER, 403)):
         event_id = await an_event_of(world, party)
-        r, body = await call(world, "GET", path.format(id=event_id), token, params={"party": party})
+        params = {} if "{id}" in path else {"party": party}  # one event is named by its id alone
+        r, body = await call(world, "GET", path.format(id=event_id), token, params=params)
         assert r.status == status, body
         if status == 403:
             problem(r, body, 403)
