@@ -1,7 +1,8 @@
 """The aiohttp application: middlewares, routes and the lifecycle of the ledger.
 
-Every response carries `API-Version` and the ADR's security headers; every error, including aiohttp's own (unknown
-route, wrong method, body too large) and unexpected failures, is problem+json. A
+Every response carries `API-Version` and the ADR's security headers; every error,
+including aiohttp's own (unknown route, wrong method, body too large), a query
+parameter the operation does not have, and unexpected failures, is problem+json. A
 database that does not answer (down, restarting, no connection to be had) is a 503
 with `Retry-After`, not a 500: the request may simply be sent again (a POST with the
 same ids), and the pools reconnect by themselves once the database is back. While it
