@@ -97,9 +97,13 @@ def csv_response(rows: list[Mapping[str, Any]], filename: str) -> web.Response:
 
 
 def int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
+    """The query parameter `name` as a whole number in [low, high], `default` if absent."""
     raw = request.query.get(name)
-    if raw is None:
-        return default
+    return default if raw is None else whole_number(name, raw, low, high)
+
+
+def whole_number(name: str, raw: str, low: int, high: int) -> int:
+    """`raw` as a whole number in [low, high], else 400 naming the parameter `name`."""
     try:
         value = int(raw)
     except ValueError:

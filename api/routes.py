@@ -15,7 +15,7 @@ from aiohttp import web
 from api import state
 from api.access import READ_ALL, authenticate, check_may_post, check_read, refused_posts
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
-from api.render import int_param, json_response, page_of, page_params, paged, table_response, wants_table
+from api.render import int_param, json_response, page_of, page_params, paged, table_response, wants_table, whole_number
 from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
@@ -380,12 +380,7 @@ async def trail(request: web.Request) -> web.Response:
     db = request.app[state.DB]
     party = await read_party(request, "party")
     budget = request.match_info["budget"]
-    try:
-        year = int(request.match_info["year"])
-    except ValueError:
-        raise bad_param("year", "must be a whole number", "integer") from None
-    if not 1900 <= year <= 2999:
-        raise bad_param("year", "must be between 1900 and 2999", "range")
+    year = whole_number("year", request.match_info["year"], 1900, 2999)
     rows = await run(queries.trail, db, party, year, budget, as_of_param(request))
     return page_of(request, rows, "trail")
 
