@@ -2,17 +2,22 @@
 
 Every test that takes `store` runs once per store. The PostgreSQL run gets its own
 database, dropped afterwards; where PostgreSQL is unreachable those runs are skipped
-and the session ends with a loud notice saying so.
+and the session ends with a loud notice saying so. `demo_server` is the demo served
+by a real `ledger serve` process, for the browser and contract tests.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+import orjson
 import psycopg
 import pytest
 from aiohttp.test_utils import TestClient
@@ -21,6 +26,7 @@ from api.app import create_app
 from api.tokens import TokenStore
 from ledger.config import Settings
 from projections.db import ReadDB
+from tests.procs_ledger import Proc, cli, free_port, readyz, token
 
 PG_ADMIN = os.environ.get("LEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 _pg_unreachable: list[str] = []
@@ -164,3 +170,39 @@ async def register(api: Api, admin: str, *codes: str) -> None:
         admin, {"events": [event("PartyRegistered", {"name": c, "kind": "gemeente"}, party=c, date="2014-01-01") for c in codes]}
     )
     assert status == 201, body
+
+
+@dataclass(frozen=True)
+class Served:
+    """A `ledger serve` process holding the demo, with an admin token."""
+
+    base: str
+    db: str
+    admin: str
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET `path` as the admin; its JSON."""
+        url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.admin}"})
+        with urllib.request.urlopen(request) as r:
+            return orjson.loads(r.read())
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`make run` in small: the demo in a fresh SQLite ledger, served by `ledger serve`."""
+    folder = tmp_path_factory.mktemp("demo")
+    db = f"sqlite:///{folder}/ledger.db"
+    cli(db, "demo", timeout=120)
+    port = free_port()
+    proc = Proc.start("serve", db, ["serve", "--port", str(port)], folder)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while readyz(base)[0] != 200:
+            assert proc.alive(), proc.text()
+            assert time.monotonic() < deadline, proc.text()
+            time.sleep(0.2)
+        yield Served(base, db, token(db, "admin"))
+    finally:
+        proc.stop()

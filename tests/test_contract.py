@@ -25,24 +25,24 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
 from api.openapi import document_path, query_parameters
-from tests.test_dashboard import Served, server  # noqa: F401 - the demo, served
+from tests.conftest import Served
 
 EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "25"))
 OPERATIONS = sorted((method, document_path(path)) for method, path in query_parameters())
 
 
 @pytest.fixture(scope="module")
-def schema(server: Served) -> Iterator[Any]:  # noqa: F811 - the fixture imported above
-    yield schemathesis.openapi.from_url(f"{server.base}/v1/openapi.json")
+def schema(demo_server: Served) -> Iterator[Any]:
+    yield schemathesis.openapi.from_url(f"{demo_server.base}/v1/openapi.json")
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_every_operation_keeps_to_the_document(
-    schema: Any, server: Served, method: str, path: str, mode: GenerationMode  # noqa: F811
+    schema: Any, demo_server: Served, method: str, path: str, mode: GenerationMode
 ) -> None:
     operation = schema[path][method]
-    headers = {"Authorization": f"Bearer {server.admin}"}
+    headers = {"Authorization": f"Bearer {demo_server.admin}"}
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))

@@ -13,19 +13,16 @@ from __future__ import annotations
 import base64
 import shutil
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 
-import orjson
 import pytest
 from openpyxl import load_workbook
 
-from tests.procs_ledger import ROOT, Proc, cli, free_port, readyz, token
+from tests.conftest import Served
+from tests.procs_ledger import ROOT, token
 
 SCREENSHOTS = ROOT / "docs"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -46,39 +43,6 @@ def test_euro_is_written_the_dutch_way() -> None:
     assert euro(123_456_789) == "€ 1.234.567,89"
     assert euro(-2_261_600) == "€ -22.616,00"
     assert euro(5) == "€ 0,05"
-
-
-@dataclass(frozen=True)
-class Served:
-    base: str
-    db: str
-    admin: str
-
-    def get(self, path: str, secret: str | None = None, **params: Any) -> Any:
-        url = f"{self.base}{path}?{urllib.parse.urlencode(params)}"
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {secret or self.admin}"})
-        with urllib.request.urlopen(request) as r:
-            return orjson.loads(r.read())
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """`make run` in small: the demo in a fresh SQLite ledger, served, and an admin token."""
-    folder = tmp_path_factory.mktemp("dashboard")
-    db = f"sqlite:///{folder}/ledger.db"
-    cli(db, "demo", timeout=120)
-    port = free_port()
-    proc = Proc.start("serve", db, ["serve", "--port", str(port)], folder)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while readyz(base)[0] != 200:
-            assert proc.alive(), proc.text()
-            assert time.monotonic() < deadline, proc.text()
-            time.sleep(0.2)
-        yield Served(base, db, token(db, "admin"))
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
@@ -102,11 +66,12 @@ def browser(skip_for_want_of: Callable[[str, str], NoReturn], tmp_path: Path) ->
         driver.quit()
 
 
-def sign_in(driver: Any, base: str, secret: str) -> None:
+def sign_in(driver: Any, demo_server: Served, secret: str | None = None) -> None:
+    """Open the dashboard and sign in, as the admin unless another token is given."""
     from selenium.webdriver.common.by import By
 
-    driver.get(base + "/")
-    driver.find_element(By.ID, "token").send_keys(secret)
+    driver.get(demo_server.base + "/")
+    driver.find_element(By.ID, "token").send_keys(secret or demo_server.admin)
     driver.find_element(By.CSS_SELECTOR, "#inlogformulier button").click()
 
 
@@ -155,26 +120,24 @@ def no_errors_and_nothing_from_elsewhere(driver: Any, base: str) -> None:
     assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
-def test_an_unknown_token_is_refused_with_a_dutch_message(server: Served, browser: Any) -> None:
+def test_an_unknown_token_is_refused_with_a_dutch_message(demo_server: Served, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    base = server.base
-    sign_in(browser, base, "plg_not-a-token")
+    sign_in(browser, demo_server, "plg_not-a-token")
     message = WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "inlogfout").text)
     assert "onbekend" in message
     assert not browser.find_element(By.ID, "dashboard").is_displayed()
 
 
 def test_purmerend_2018_shows_the_published_deficit_and_the_reserve_running_out(
-    server: Served, browser: Any
+    demo_server: Served, browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    base, admin = server.base, server.admin
-    sign_in(browser, base, admin)
+    sign_in(browser, demo_server)
     choose(browser, "GM0439", 2018)
-    rows = server.get("/v1/balances", party="GM0439", year=2018)["results"]
+    rows = demo_server.get("/v1/balances", party="GM0439", year=2018)["results"]
     shown = amounts(browser, "#budgetten tbody")
     expected = []
     for r in sorted(rows, key=lambda r: (r["budget"], r["subBudget"] or "")):
@@ -190,21 +153,20 @@ def test_purmerend_2018_shows_the_published_deficit_and_the_reserve_running_out(
     # The reserve at each year's end (shared/reference/purmerend.md): empty after 2018.
     published = {2014: 1_075_173_00, 2015: 784_519_00, 2016: 482_762_00, 2017: 189_198_00, 2018: 0}
     for year, cents in published.items():
-        (reserve,) = server.get("/v1/reserves", party="GM0439", year=year)["results"]
+        (reserve,) = demo_server.get("/v1/reserves", party="GM0439", year=year)["results"]
         css = f'#reserves figure[data-reserve="participatie"] tr[data-jaar="{year}"]'
         assert amount(browser, css) == reserve["balanceCents"] == cents
     assert "€ 1.075.173,00" in browser.find_element(By.CSS_SELECTOR, "#reserves svg").text
-    no_errors_and_nothing_from_elsewhere(browser, base)
+    no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
     screenshot(browser, "dashboard-purmerend.png")
 
 
 def test_drentsche_aa_split_under_solidariteit_and_profijt_side_by_side(
-    server: Served, browser: Any
+    demo_server: Served, browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
 
-    base, admin = server.base, server.admin
-    sign_in(browser, base, admin)
+    sign_in(browser, demo_server)
     choose(browser, "DRENTSCHE-AA", 2015)
     block = '#kostenverdeling [data-organisatie="DRENTSCHE-AA"]'
     # Worked out by hand in test_organisations.py: by inhabitants, and each unit by usage.
@@ -213,7 +175,7 @@ def test_drentsche_aa_split_under_solidariteit_and_profijt_side_by_side(
         "profijt": {"GM1680": 19_233_871, "GM0106": 86_048_387, "GM1730": 24_717_742},
     }
     for policy, shares in by_hand.items():
-        split = server.get("/v1/organisations/DRENTSCHE-AA/cost-split", year=2015, policy=policy)
+        split = demo_server.get("/v1/organisations/DRENTSCHE-AA/cost-split", year=2015, policy=policy)
         assert {s["party"]: s["amountCents"] for s in split["shares"]} == shares
         for party, cents in shares.items():
             assert amount(browser, f'{block} tr[data-partij="{party}"] [data-veld="{policy}"]') == cents
@@ -221,21 +183,20 @@ def test_drentsche_aa_split_under_solidariteit_and_profijt_side_by_side(
     assert amount(browser, f'{block} tr[data-partij="GM0106"] [data-veld="verschil"]') == 86_048_387 - 69_602_228
     # The business case's flows (seed 004 L1077-1087): 58 afspraakbanen, 20 beschut
     # werk places against a cap of 20, 145 + 77 out of benefits avoiding € 2.242.200.
-    kpis = server.get("/v1/kpis", party="DRENTSCHE-AA", year=2015)
+    kpis = demo_server.get("/v1/kpis", party="DRENTSCHE-AA", year=2015)
     tile = lambda field: browser.find_element(By.CSS_SELECTOR, f'#kengetallen [data-veld="{field}"] .waarde').text  # noqa: E731
     assert tile("banenafspraak") == "58" and kpis["banenafspraakJobs"] == 58
     assert tile("beschut") == "20 / 20" and kpis["beschutWerk"] == {"places": 20, "cap": 20, "target": 20}
     assert tile("uitstroom") == "222 / 0"
     assert tile("vermeden") == euro(kpis["outflow"]["avoidedBenefitCents"]) == "€ 2.242.200,00"
-    no_errors_and_nothing_from_elsewhere(browser, base)
+    no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
     screenshot(browser, "dashboard-drentsche-aa.png")
 
 
-def test_lelystad_winst_and_the_nuon_reserve(server: Served, browser: Any) -> None:
-    base, admin = server.base, server.admin
-    sign_in(browser, base, admin)
+def test_lelystad_winst_and_the_nuon_reserve(demo_server: Served, browser: Any) -> None:
+    sign_in(browser, demo_server)
     choose(browser, "GM0995", 2016)
-    winst = server.get("/v1/winst", party="GM0995", year=2016)
+    winst = demo_server.get("/v1/winst", party="GM0995", year=2016)
     assert amount(browser, '#winst [data-veld="gerealiseerd"]') == winst["realisedCents"] == 25_000_000
     assert amount(browser, '#winst [data-veld="geherinvesteerd"]') == winst["reinvestedCents"] == 21_000_000
     assert amount(browser, '#winst [data-veld="vrij"]') == winst["unappropriatedCents"] == 4_000_000
@@ -245,13 +206,11 @@ def test_lelystad_winst_and_the_nuon_reserve(server: Served, browser: Any) -> No
         assert amount(browser, f'#reserves figure[data-reserve="nuon"] tr[data-jaar="{year}"]') == left
 
 
-def test_a_gemeente_sees_itself_and_its_share_in_its_organisation(server: Served, browser: Any) -> None:
+def test_a_gemeente_sees_itself_and_its_share_in_its_organisation(demo_server: Served, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    base = server.base
-    assen = token(server.db, "gemeente", "GM0106")
-    sign_in(browser, base, assen)
+    sign_in(browser, demo_server, token(demo_server.db, "gemeente", "GM0106"))
     choose(browser, "GM0106", 2015)
     options = [o.get_attribute("value") for o in Select(browser.find_element(By.ID, "partij")).options]
     assert options == ["GM0106", "DRENTSCHE-AA"]  # its own party, then the organisation it is a member of
@@ -260,11 +219,10 @@ def test_a_gemeente_sees_itself_and_its_share_in_its_organisation(server: Served
     assert amount(browser, '#kostenverdeling tr[data-partij="GM0106"] [data-veld="profijt"]') == 86_048_387
 
 
-def test_download_excel_gives_the_balances_as_euro_numbers(server: Served, browser: Any) -> None:
+def test_download_excel_gives_the_balances_as_euro_numbers(demo_server: Served, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    base, admin = server.base, server.admin
-    sign_in(browser, base, admin)
+    sign_in(browser, demo_server)
     choose(browser, "GM0439", 2018)
     browser.find_element(By.CSS_SELECTOR, '#budgetten button.download').click()
     path = browser.downloads / "balances-GM0439-2018.xlsx"
@@ -278,10 +236,10 @@ def test_download_excel_gives_the_balances_as_euro_numbers(server: Served, brows
     assert [Decimal(str(row[saldo])) for row in rows] == [Decimal("-22616.00")]  # a number, not text
 
 
-def test_the_werkbedrijf_begroting_and_no_key_to_split_by(server: Served, browser: Any) -> None:
+def test_the_werkbedrijf_begroting_and_no_key_to_split_by(demo_server: Served, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 
-    sign_in(browser, server.base, server.admin)
+    sign_in(browser, demo_server)
     choose(browser, "RWB-STEDENDRIEHOEK", 2015)
     # Seed 003 Bijlage 5: nine lines, € 500.000 in all; and no verdeelsleutel (digest 003).
     lines = browser.find_elements(By.CSS_SELECTOR, '#budgetten tr[data-budget="werkbedrijf"]:not([data-sub=""])')
