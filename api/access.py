@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.problems import forbidden, unauthorized
-from api.tokens import Principal, TokenStore
+from api.tokens import Principal, TokenRefused, TokenStore
 from ledger.events import ADMIN_ONLY_TYPES, Event
 from projections.db import ReadDB
 from projections.queries import readable_parties
@@ -24,7 +24,10 @@ def authenticate(request: web.Request, tokens: TokenStore) -> Principal:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise unauthorized()
-    principal = tokens.authenticate(secret.strip())
+    try:
+        principal = tokens.authenticate(secret.strip())
+    except TokenRefused as e:
+        raise unauthorized(str(e)) from None
     if principal is None:
         raise unauthorized()
     return principal

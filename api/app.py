@@ -1,6 +1,7 @@
 """The aiohttp application: middlewares, routes and the lifecycle of the ledger.
 
-Every response carries `API-Version` and the ADR's security headers; every error,
+Every response carries `API-Version`, its request's `X-Request-ID` (api/logs.py) and
+the ADR's security headers; every error,
 including aiohttp's own (unknown route, wrong method, body too large), a query
 parameter the operation does not have, and unexpected failures, is problem+json. A
 database that does not answer (down, restarting, no connection to be had) is a 503
@@ -22,7 +23,8 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from api import pages, state
+from api import logs, pages, state
+from api.limits import RateLimiter
 from api.openapi import API_VERSION, document, query_parameters
 from api.problems import Problem, bad_request, busy, database_busy, database_unavailable, from_http_exception, unavailable
 from api.routes import routes
@@ -135,14 +137,17 @@ SECURITY_HEADERS = {
 
 async def _standard_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers["API-Version"] = API_VERSION
+    if logs.REQUEST_ID_KEY in request:
+        response.headers[logs.REQUEST_ID_HEADER] = request[logs.REQUEST_ID_KEY]
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
 
 
 def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Application:
-    app = web.Application(middlewares=[problems], client_max_size=settings.max_body)
+    app = web.Application(middlewares=[logs.request_ids, problems], client_max_size=settings.max_body)
     app[state.SETTINGS] = settings
     app[OUTAGE] = Outage()
+    app[state.LIMITER] = RateLimiter(settings.rate_limit, settings.rate_burst)
     app.on_response_prepare.append(_standard_headers)
     app.router.add_routes(routes)
     pages.add_routes(app.router)

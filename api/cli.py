@@ -9,10 +9,12 @@ import argparse
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -31,9 +33,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _serve_one(settings: Settings, reuse_port: bool) -> None:
+    from api import logs
     from api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     if reuse_port:  # a worker of `ledger serve --workers N`: it never outlives its supervisor
         supervisor = os.getppid()
 
@@ -49,7 +52,7 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,
-        access_log_format='%a "%r" %s %b %Tfs',  # path only: no query strings, no bodies
+        access_log_class=logs.AccessLogger,
         print=None if reuse_port else print,
     )
 
@@ -67,7 +70,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.workers <= 1:
         _serve_one(settings, reuse_port=False)
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from api import logs
+
+    logs.configure()
     log = logging.getLogger("ledger.serve")
     stopping = threading.Event()
 
@@ -139,6 +144,9 @@ def _open(settings: Settings) -> tuple[Any, Any, Any]:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
+    from api import logs
+
+    logs.configure()
     ledger, db, projector = _open(_settings(args))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -201,18 +209,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duration(text: str) -> timedelta:
+    """`90d`, `12h` or `30m`: how long a new token is valid."""
+    match = re.fullmatch(r"([1-9][0-9]{0,5})([dhm])", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90d, 12h or 30m")
+    unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     from api.tokens import TokenError, TokenStore
     from projections.db import ReadDB
 
     db = ReadDB(_settings(args).db)
     try:
-        token_id, secret = TokenStore(db).create(args.role, args.party)
+        info, secret = TokenStore(db).create(args.role, args.party, args.expires_in)
     except TokenError as e:
         print(f"ledger token create: {e}", file=sys.stderr)
         return 2
-    print(f"created {token_id} ({args.role}{' for ' + args.party if args.party else ''})", file=sys.stderr)
+    bound = f" for {args.party}" if args.party else ""
+    print(f"created {info.token_id} ({args.role}{bound}), valid until {info.expires_at}", file=sys.stderr)
     print(secret)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """One JSON line per token, oldest first: its id, role, party and dates, never the secret."""
+    from api.tokens import TokenStore
+    from projections.db import ReadDB
+
+    for info in TokenStore(ReadDB(_settings(args).db)).list():
+        print(orjson.dumps({"id": info.token_id, "role": info.role, "party": info.party, "createdAt": info.created_at,
+                            "expiresAt": info.expires_at, "revokedAt": info.revoked_at}).decode())
     return 0
 
 
@@ -412,6 +441,8 @@ def _instant(text: str) -> Any:
 
 
 def parser() -> argparse.ArgumentParser:
+    from api.tokens import DEFAULT_VALIDITY
+
     p = argparse.ArgumentParser(prog="ledger", description="Participatiewet budget ledger")
     p.add_argument("--db", help="database URL (default: LEDGER_DB or sqlite:///./ledger.db)")
     sub = p.add_subparsers(dest="command", required=True)
@@ -432,7 +463,10 @@ def parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="make a token and print it once")
     create.add_argument("--role", required=True, choices=("admin", "gemeente", "organisation", "controller", "auditor"))
     create.add_argument("--party", help="the party a gemeente, organisation or controller token is bound to")
+    create.add_argument("--expires-in", type=_duration, default=DEFAULT_VALIDITY, metavar="DURATION",
+                        help="how long the token is valid: 90d, 12h or 30m (default 90d)")
     create.set_defaults(func=cmd_token_create)
+    token.add_parser("list", help="every token's id, role, party and dates as JSON lines").set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="withdraw a token")
     revoke.add_argument("token_id")
     revoke.set_defaults(func=cmd_token_revoke)

@@ -22,8 +22,13 @@ def _ref(name: str) -> dict[str, str]:
 
 
 _VERSION_HEADER = {
-    "API-Version": {"description": "Full version of this API", "schema": {"type": "string", "example": API_VERSION}}
+    "API-Version": {"description": "Full version of this API", "schema": {"type": "string", "example": API_VERSION}},
+    "X-Request-ID": {"description": "The request's id in the server's logs: the client's X-Request-ID if it sent "
+                                    "a plain one of at most 128 characters, else a new one",
+                     "schema": {"type": "string", "maxLength": 128}},
 }
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending the request again",
+                                "schema": {"type": "integer", "minimum": 1}}}
 
 
 def _ok(description: str, schema: dict[str, Any], csv: bool = False, status: str = "200") -> dict[str, Any]:
@@ -35,10 +40,7 @@ def _ok(description: str, schema: dict[str, Any], csv: bool = False, status: str
 
 
 def _problem(status: str, description: str) -> dict[str, Any]:
-    headers = _VERSION_HEADER
-    if status == "503":
-        headers = {**headers, "Retry-After": {"description": "Seconds to wait before sending the request again",
-                                              "schema": {"type": "integer", "minimum": 1}}}
+    headers = {**_VERSION_HEADER, **_RETRY_AFTER} if status in ("429", "503") else _VERSION_HEADER
     return {
         status: {
             "description": description,
@@ -51,12 +53,13 @@ def _problem(status: str, description: str) -> dict[str, Any]:
 def _errors(*statuses: str) -> dict[str, Any]:
     descriptions = {
         "400": "Invalid input (invalidParams names every bad field)",
-        "401": "No or unknown token",
+        "401": "No token, or an unknown, expired or revoked one",
         "403": "The token may not do this",
         "404": "Not found",
         "409": "An event id was posted before with different content",
         "413": "Batch or body too large",
         "422": "A domain rule refused the batch; nothing was stored",
+        "429": "This token sent too many requests; nothing was done: send it again after Retry-After seconds",
         "503": "The database does not answer (database-unavailable), or a write waited longer than the lock "
                "timeout (ledger-busy); nothing was stored: send it again after Retry-After seconds",
     }
@@ -616,14 +619,16 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _with_503(paths: dict[str, Any]) -> dict[str, Any]:
+def _with_429_and_503(paths: dict[str, Any]) -> dict[str, Any]:
     """Every operation that needs the database may answer 503 (api/app.py); only the
-    liveness probe and this document do not."""
+    liveness probe and this document do not. Every one that needs a token may answer 429
+    (api/limits.py)."""
     for path, operations in paths.items():
-        if path in ("/healthz", "/v1/openapi.json"):
-            continue
         for operation in operations.values():
-            operation["responses"].update(_errors("503"))
+            if "401" in operation["responses"]:
+                operation["responses"].update(_errors("429"))
+            if path not in ("/healthz", "/v1/openapi.json"):
+                operation["responses"].update(_errors("503"))
     return paths
 
 
@@ -664,13 +669,14 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
             "title": "participatie-ledger",
             "version": API_VERSION,
             "description": "Event-sourced budget ledger for municipalities carrying out the Participatiewet. "
-            "Amounts are integer euro cents.",
+            "Amounts are integer euro cents. Each token may send a burst of requests and then a steady rate "
+            "(429 beyond it); send `X-Request-ID` to find a request in the server's logs.",
             "contact": contact,
         },
         "servers": [{"url": BASE, "description": "Version 1, on the host that serves this document"}],
         "tags": [{"name": n} for n in ("service", "events", "parties", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3")],
         "security": [{"bearerAuth": []}],
-        "paths": _relative_to_server(_with_503(_paths())),
+        "paths": _relative_to_server(_with_429_and_503(_paths())),
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},

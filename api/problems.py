@@ -57,8 +57,8 @@ def bad_param(name: str, reason: str, code: str = "invalid") -> Problem:
     return bad_request(f"parameter {name}: {reason}", [{"name": name, "code": code, "reason": reason}])
 
 
-def unauthorized() -> Problem:
-    p = Problem(401, "unauthorized", "Unauthorized", "send a valid token as 'Authorization: Bearer <token>'")
+def unauthorized(detail: str = "send a valid token as 'Authorization: Bearer <token>'") -> Problem:
+    p = Problem(401, "unauthorized", "Unauthorized", detail)
     p.headers["WWW-Authenticate"] = 'Bearer realm="participatie-ledger"'
     return p
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from api import state
 from api.access import READ_ALL, authenticate, check_may_post, check_read, refused_posts
+from api.logs import PRINCIPAL_ID
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
 from api.render import int_param, json_response, page_of, page_params, paged, table_response, wants_table, whole_number
 from api.tokens import Principal
@@ -31,12 +32,17 @@ NDJSON = "application/x-ndjson"
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run blocking database work off the event loop, on the read pool (api/waiting.py)."""
-    return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+    """Run blocking database work off the event loop, on the read pool (api/waiting.py),
+    in this request's context (its log lines keep its request id)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 async def principal_of(request: web.Request) -> Principal:
-    return await run(authenticate, request, request.app[state.TOKENS])
+    """Who is calling (401 if nobody valid), within their token's rate limit (429)."""
+    principal = await run(authenticate, request, request.app[state.TOKENS])
+    request[PRINCIPAL_ID] = principal.token_id
+    request.app[state.LIMITER].check(principal.token_id)
+    return principal
 
 
 async def read_scope(request: web.Request) -> set[str] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api.limits import RateLimiter
 from api.tokens import TokenStore
 from api.waiting import Advances, Writer
 from ledger.application import Ledger
@@ -19,3 +20,4 @@ TOKENS = web.AppKey("tokens", TokenStore)
 OPENAPI = web.AppKey("openapi", bytes)
 WRITER = web.AppKey("writer", Writer)
 ADVANCES = web.AppKey("advances", Advances)
+LIMITER = web.AppKey("limiter", RateLimiter)

@@ -1,26 +1,36 @@
-"""API tokens: made by the CLI, shown once, stored only as a SHA-256 hash.
+"""API tokens: made by the CLI, shown once, stored only as a SHA-256 hash, expiring.
 
-A token is 32 random bytes, so a plain SHA-256 is a safe verifier (no dictionary
-to guess from) and lets a lookup by hash stand in for a comparison of secrets.
+A token reads `plg_<id>_<secret>`: the id (12 hex digits) finds the row, and the
+hash of the whole token is then compared with the stored one in constant time
+(`hmac.compare_digest`), so how long an answer takes says nothing about how much
+of a guess was right. The secret is 32 random bytes, so a plain SHA-256 is a safe
+verifier (no dictionary to guess from). Every token expires (`valid_for`); an
+expired or revoked token is a 401 like an unknown one, with a detail saying which.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from projections.db import ReadDB
+from projections.db import Cursor, ReadDB
 
 ROLES = ("admin", "gemeente", "organisation", "controller", "auditor")
 PARTY_ROLES = frozenset({"gemeente", "organisation", "controller"})
+DEFAULT_VALIDITY = timedelta(days=90)
 _PREFIX = "plg_"
+_TOKEN = re.compile(r"plg_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, "
-    "role TEXT NOT NULL, party TEXT, created_at TEXT NOT NULL, revoked_at TEXT)"
+    "role TEXT NOT NULL, party TEXT, created_at TEXT NOT NULL, revoked_at TEXT, expires_at TEXT)"
 )
+_INSTANT = "%Y-%m-%dT%H:%M:%SZ"
+# Compared against when the id is unknown, so that case takes as long as a wrong secret.
+_NO_HASH = "0" * 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +47,41 @@ class Principal:
         return f"{self.role}:{self.party}:{self.token_id}" if self.party else f"{self.role}:{self.token_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What `ledger token list` shows of a token: everything but its hash."""
+
+    token_id: str
+    role: str
+    party: str | None
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
 class TokenError(ValueError):
     pass
+
+
+class TokenRefused(Exception):
+    """A token that was once valid and no longer is: why, for the 401's detail."""
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _instant(moment: datetime) -> str:
+    return moment.strftime(_INSTANT)
+
+
+def _add_expiry_column(cur: Cursor, postgres: bool) -> None:
+    """Tables made before tokens expired lack `expires_at`; their rows never expire, but
+    their tokens (the old `plg_<secret>` form) no longer authenticate either."""
+    if postgres:
+        cur.execute("ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS expires_at TEXT")
+    elif "expires_at" not in {row[1] for row in cur.execute("PRAGMA table_info(api_tokens)").fetchall()}:
+        cur.execute("ALTER TABLE api_tokens ADD COLUMN expires_at TEXT")
 
 
 class TokenStore:
@@ -54,9 +89,10 @@ class TokenStore:
         self.db = db
         with db.transaction(write=True) as cur:
             cur.execute(_SCHEMA)
+            _add_expiry_column(cur, db.postgres)
 
-    def create(self, role: str, party: str | None = None) -> tuple[str, str]:
-        """Make a token; return (token_id, secret). Only the hash of the secret is kept."""
+    def create(self, role: str, party: str | None = None, valid_for: timedelta = DEFAULT_VALIDITY) -> tuple[TokenInfo, str]:
+        """Make a token valid for `valid_for`; return it and what is known of it. Only its hash is kept."""
         if role not in ROLES:
             raise TokenError(f"role must be one of {', '.join(ROLES)}")
         if role in PARTY_ROLES and not party:
@@ -65,28 +101,52 @@ class TokenStore:
             raise TokenError(f"a {role} token is not bound to a party")
         if party and not re.fullmatch(r"[A-Z0-9-]{2,40}", party):
             raise TokenError("party codes are 2-40 of A-Z, 0-9 and -")
-        token_id = "tok_" + secrets.token_hex(6)
-        secret = _PREFIX + secrets.token_urlsafe(32)
+        if valid_for <= timedelta(0):
+            raise TokenError("a token must be valid for some time")
+        key = secrets.token_hex(6)
+        token_id = "tok_" + key
+        token = f"{_PREFIX}{key}_{secrets.token_urlsafe(32)}"
+        now = datetime.now(UTC)
+        info = TokenInfo(token_id, role, party, _instant(now), _instant(now + valid_for), None)
         with self.db.transaction(write=True) as cur:
             cur.execute(
-                "INSERT INTO api_tokens VALUES (?,?,?,?,?,NULL)", (token_id, _hash(secret), role, party, _now())
+                "INSERT INTO api_tokens (token_id, token_hash, role, party, created_at, revoked_at, expires_at) "
+                "VALUES (?,?,?,?,?,NULL,?)",
+                (token_id, _hash(token), role, party, info.created_at, info.expires_at),
             )
-        return token_id, secret
+        return info, token
 
     def revoke(self, token_id: str) -> bool:
         with self.db.transaction(write=True) as cur:
             found = cur.execute(
                 "SELECT 1 FROM api_tokens WHERE token_id = ? AND revoked_at IS NULL", (token_id,)
             ).fetchone()
-            cur.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", (_now(), token_id))
+            cur.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", (_instant(datetime.now(UTC)), token_id))
         return found is not None
 
-    def authenticate(self, secret: str) -> Principal | None:
-        if not secret.startswith(_PREFIX):
+    def list(self) -> list[TokenInfo]:
+        with self.db.transaction() as cur:
+            rows = cur.execute(
+                "SELECT token_id, role, party, created_at, expires_at, revoked_at FROM api_tokens ORDER BY created_at, token_id"
+            ).fetchall()
+        return [TokenInfo(*row) for row in rows]
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The token's principal; None for a token that never was; TokenRefused for one
+        that was and is revoked or expired."""
+        match = _TOKEN.fullmatch(token)
+        if match is None:
             return None
+        token_id = "tok_" + match.group(1)
         with self.db.transaction() as cur:
             row = cur.execute(
-                "SELECT token_id, role, party FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                (_hash(secret),),
+                "SELECT token_hash, role, party, revoked_at, expires_at FROM api_tokens WHERE token_id = ?", (token_id,)
             ).fetchone()
-        return None if row is None else Principal(*row)
+        stored, role, party, revoked_at, expires_at = row if row is not None else (_NO_HASH, None, None, None, None)
+        if not hmac.compare_digest(stored, _hash(token)) or row is None:
+            return None
+        if revoked_at is not None:
+            raise TokenRefused(f"this token was revoked at {revoked_at}")
+        if expires_at is not None and expires_at <= _instant(datetime.now(UTC)):
+            raise TokenRefused(f"this token expired at {expires_at}; ask the administrator for a new one")
+        return Principal(token_id, role, party)

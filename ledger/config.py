@@ -10,6 +10,8 @@ LEDGER_MAX_BODY      largest request body in bytes (32 MiB)
 LEDGER_READ_TIMEOUT  seconds a POST waits for the read model to include it (30)
 LEDGER_LOCK_TIMEOUT  seconds a POST waits for the event store's write lock before it is
                      answered 503 "busy" (PostgreSQL 10, SQLite 30)
+LEDGER_RATE_LIMIT    requests a second one token may send on average, per API worker (20; 0: no limit)
+LEDGER_RATE_BURST    requests one token may send at once before the average applies (200)
 LEDGER_CONTACT_NAME, LEDGER_CONTACT_EMAIL, LEDGER_CONTACT_URL
                      the operator's contact in the OpenAPI document (placeholders until set)
 """
@@ -34,6 +36,8 @@ class Settings:
     max_body: int = 32 * 1024 * 1024
     read_timeout: float = 30.0
     lock_timeout: int | None = None  # None: the store's default (ledger/store.py)
+    rate_limit: float = 20.0
+    rate_burst: int = 200
     contact_name: str = "participatie-ledger operator"
     contact_email: str = "operator@example.org"
     contact_url: str = "https://example.org/participatie-ledger"
@@ -51,6 +55,8 @@ class Settings:
             max_body=int(env.get("LEDGER_MAX_BODY", cls.max_body)),
             read_timeout=float(env.get("LEDGER_READ_TIMEOUT", cls.read_timeout)),
             lock_timeout=int(env["LEDGER_LOCK_TIMEOUT"]) if env.get("LEDGER_LOCK_TIMEOUT") else None,
+            rate_limit=float(env.get("LEDGER_RATE_LIMIT", cls.rate_limit)),
+            rate_burst=int(env.get("LEDGER_RATE_BURST", cls.rate_burst)),
             contact_name=env.get("LEDGER_CONTACT_NAME", cls.contact_name),
             contact_email=env.get("LEDGER_CONTACT_EMAIL", cls.contact_email),
             contact_url=env.get("LEDGER_CONTACT_URL", cls.contact_url),

@@ -136,7 +136,7 @@ class Api:
 
 @pytest.fixture
 async def api(store: str, aiohttp_client: Any) -> AsyncIterator[Api]:
-    app = create_app(Settings(db=store, read_timeout=10))
+    app = create_app(Settings(db=store, read_timeout=10, rate_limit=0))  # the limit: tests/test_limits.py
     client = await aiohttp_client(app)
     db = ReadDB(store)
     try:

@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli_env(db: str, **extra: str) -> dict[str, str]:
-    return {**os.environ, "LEDGER_DB": db, "PYTHONUNBUFFERED": "1", **extra}
+    """The environment of a `ledger` process: no rate limit unless `extra` sets one, for
+    these tests send floods on purpose (tests/test_limits.py tests the limit)."""
+    return {**os.environ, "LEDGER_DB": db, "PYTHONUNBUFFERED": "1", "LEDGER_RATE_LIMIT": "0", **extra}
 
 
 def cli(db: str, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:

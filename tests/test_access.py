@@ -94,9 +94,9 @@ async def test_no_or_an_unknown_token_is_a_401(world: Api, route: str, token: st
 
 
 async def test_a_revoked_token_is_a_401(world: Api) -> None:
-    token_id, secret = world.tokens.create("gemeente", MEMBER)
+    info, secret = world.tokens.create("gemeente", MEMBER)
     assert (await world.get(secret, "/v1/balances", party=MEMBER))[0] == 200
-    assert world.tokens.revoke(token_id)
+    assert world.tokens.revoke(info.token_id)
     r, body = await call(world, "GET", "/v1/balances", secret, params={"party": MEMBER})
     problem(r, body, 401)
     r, body = await call(world, "POST", "/v1/events", secret, json=allocation(MEMBER))

@@ -247,7 +247,7 @@ async def test_a_correction_reverses_a_cost_exactly_and_keeps_it_in_the_log(api:
 
 async def test_an_event_reads_back_with_position_recorded_at_and_poster(api: Api) -> None:
     await register(api, api.token("admin"), PARTY)
-    token_id, secret = api.tokens.create("gemeente", PARTY)
+    info, secret = api.tokens.create("gemeente", PARTY)
     sent = allocation() | {"reference": "beschikking-2015"}
     (receipt,) = (await accepted(api, secret, sent))["events"]
     status, read = await api.get(secret, f"/v1/events/{sent['id']}")
@@ -255,7 +255,7 @@ async def test_an_event_reads_back_with_position_recorded_at_and_poster(api: Api
     expected = {**sent, "year": 2015, "data": {**sent["data"], "status": "definitief"}}  # defaults filled in
     assert {k: read[k] for k in expected} == expected
     assert (read["position"], read["recordedAt"]) == (receipt["position"], receipt["recordedAt"])
-    assert token_id in read["postedBy"]
+    assert info.token_id in read["postedBy"]
     assert secret not in read["postedBy"] and secret.removeprefix("plg_") not in read["postedBy"]
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from api import pages
 from tests.conftest import Api, event, register
