@@ -21,7 +21,7 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": _REF.format(model=name)}
 
 
-_VERSION_HEADER = {
+_STANDARD_HEADERS = {
     "API-Version": {"description": "Full version of this API", "schema": {"type": "string", "example": API_VERSION}},
     "X-Request-ID": {"description": "The request's id in the server's logs: the client's X-Request-ID if it sent "
                                     "a plain one of at most 128 characters, else a new one",
@@ -36,11 +36,11 @@ def _ok(description: str, schema: dict[str, Any], csv: bool = False, status: str
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
         content[XLSX] = {"schema": {"type": "string", "format": "binary"}}
-    return {status: {"description": description, "headers": _VERSION_HEADER, "content": content}}
+    return {status: {"description": description, "headers": _STANDARD_HEADERS, "content": content}}
 
 
 def _problem(status: str, description: str) -> dict[str, Any]:
-    headers = {**_VERSION_HEADER, **_RETRY_AFTER} if status in ("429", "503") else _VERSION_HEADER
+    headers = {**_STANDARD_HEADERS, **_RETRY_AFTER} if status in ("429", "503") else _STANDARD_HEADERS
     return {
         status: {
             "description": description,
@@ -510,7 +510,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "A page of the log",
-                        "headers": _VERSION_HEADER,
+                        "headers": _STANDARD_HEADERS,
                         "content": {
                             "application/json": {"schema": _page_of("LoggedEvent")},
                             "application/x-ndjson": {"schema": {"type": "string"}},

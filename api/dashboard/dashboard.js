@@ -74,7 +74,7 @@ async function request(path, params = {}, accept = "application/json") {
   const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}`, Accept: accept } });
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    if (response.status === 401) signOut("Dit token is onbekend of ingetrokken. Log opnieuw in.");
+    if (response.status === 401) signOut("Dit token is onbekend, verlopen of ingetrokken. Log opnieuw in.");
     throw new ApiError(response.status, problem);
   }
   return accept === "application/json" ? response.json() : response.blob();
