@@ -224,28 +224,33 @@ class Book(Aggregate):
             derived["committed"] = changes
 
     def _check_PlacementStarted(self, entry: dict[str, Any], ctx: Context) -> None:
+        """A year's binding target caps the places taken on its 31 December (where
+        /v1/kpis counts them): the new placement, open-ended, takes one in every year
+        from its start on, beside the placements started by then and not yet ended."""
         data = entry["data"]
         if data["placementId"] in self.placements:
             raise RuleViolation("duplicate-placement", f"placement {data['placementId']} started before")
-        target = self.targets.get(f"{entry['year']}|{data['kind']}")
-        if target is None or not target["binding"]:
-            return
-        taken = sum(
-            placement_measure(p["kind"], p["hours"])
-            for p in self.placements.values()
-            if p["kind"] == data["kind"] and not p["ended"]
-        )
-        if taken + placement_measure(data["kind"], data["hoursPerWeek"]) > subsidy.exact(target["places"]):
-            raise RuleViolation(
-                "placement-cap-reached",
-                f"{data['kind']} {entry['year']} is capped at {target['places']} and {float(taken):g} are taken",
+        for key, target in sorted(self.targets.items()):
+            year, kind = key.split("|", 1)
+            last = f"{year}-12-31"
+            if kind != data["kind"] or not target["binding"] or entry["effectiveDate"] > last:
+                continue
+            taken = sum(
+                placement_measure(p["kind"], p["hours"])
+                for p in self.placements.values()
+                if p["kind"] == kind and p["started"] <= last and (p["ended"] is None or p["ended"] > last)
             )
+            if taken + placement_measure(kind, data["hoursPerWeek"]) > subsidy.exact(target["places"]):
+                raise RuleViolation(
+                    "placement-cap-reached",
+                    f"{kind} {year} is capped at {target['places']} and {float(taken):g} are taken on {last}",
+                )
 
     def _check_PlacementEnded(self, entry: dict[str, Any], ctx: Context) -> None:
         placement = entry["data"]["placementId"]
         if placement not in self.placements:
             raise RuleViolation("unknown-placement", f"no placement {placement} of {self.party}")
-        if self.placements[placement]["ended"]:
+        if self.placements[placement]["ended"] is not None:
             raise RuleViolation("placement-ended", f"placement {placement} has ended")
 
     def _check_FundsReallocated(self, entry: dict[str, Any], ctx: Context) -> None:
@@ -462,9 +467,11 @@ class Book(Aggregate):
         elif kind == "ReserveEstablished":
             self.reserves[data["reserve"]]["revolving"] = data["revolving"]
         elif kind == "PlacementStarted":
-            self.placements[data["placementId"]] = {"kind": data["kind"], "hours": data["hoursPerWeek"], "ended": False}
+            self.placements[data["placementId"]] = {
+                "kind": data["kind"], "hours": data["hoursPerWeek"], "started": entry["effectiveDate"], "ended": None
+            }
         elif kind == "PlacementEnded":
-            self.placements[data["placementId"]]["ended"] = True
+            self.placements[data["placementId"]]["ended"] = entry["effectiveDate"]
         elif kind == "PlacementTargetSet":
             self.targets[f"{entry['year']}|{data['kind']}"] = {"places": data["places"], "binding": data["binding"]}
         elif kind == "YearClosed":

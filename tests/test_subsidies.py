@@ -286,6 +286,23 @@ async def test_a_binding_banenafspraak_target_caps_jobs_of_25_hours(api: Api, ge
     assert body["beschutWerk"] == {"places": 0, "cap": None, "target": None}
 
 
+async def test_a_binding_cap_counts_the_places_taken_on_31_december_of_its_year(api: Api, gemeente: str) -> None:
+    """Failing case before the fix (found by tests/test_invariants.py): a year's cap was
+    checked only for placements dated in that year, and against the placements not yet
+    ended whatever their dates, so /v1/kpis showed years with more places than their
+    binding cap. A place counts in every year on whose 31 December it is taken."""
+    cap_2017 = target("beschut-werk", 0, binding=True) | {"effectiveDate": "2017-01-01"}
+    await accepted(api, gemeente, target("beschut-werk", 1, binding=True), placement("b1", "beschut-werk", 32, "2015-02-01"),
+                   placement_ended("b1", "2016-03-01"), cap_2017)
+    # b1 was still placed on 31 December 2015: 2015's one place is taken
+    await refused(api, gemeente, placement("b2", "beschut-werk", 32, "2015-06-01"), "placement-cap-reached")
+    # started in 2016 and not ended, b2 would be placed on 31 December 2017, capped at 0
+    await refused(api, gemeente, placement("b2", "beschut-werk", 32, "2016-06-01"), "placement-cap-reached")
+    await accepted(api, gemeente, placement("b2", "beschut-werk", 32, "2018-01-02"))
+    for year, places, cap in ((2015, 1, 1), (2016, 0, None), (2017, 0, 0), (2018, 1, None)):
+        assert (await kpis(api, gemeente, year))["beschutWerk"] == {"places": places, "cap": cap, "target": cap}
+
+
 async def test_placement_rule_refusals(api: Api, gemeente: str) -> None:
     await refused(api, gemeente, placement_ended("p1", "2015-03-01"), "unknown-placement")
     await accepted(api, gemeente, placement("p1", "regulier", 32, "2015-02-01"))
