@@ -280,10 +280,19 @@ class Book(Aggregate):
             raise RuleViolation("reserve-already-established", f"reserve {entry['data']['reserve']} exists")
 
     def _check_MembershipChanged(self, entry: dict[str, Any], ctx: Context) -> None:
+        """A member's changes come in date order, at most one a day: a leave then closes
+        its latest period and a join opens one after it, so periods never overlap (nor
+        two start on one day, the read model's key)."""
         member = entry["data"]["member"]
         on = entry["effectiveDate"]
         if ctx.party_kind(member) is None:
             raise RuleViolation("unknown-party", f"{member} is not registered")
+        last = max((day for period in self.members.get(member, []) for day in period if day is not None), default=None)
+        if last is not None and on <= last:
+            raise RuleViolation(
+                "membership-change-out-of-order",
+                f"{member}'s last membership change in {self.party} is dated {last}: a change must be dated after it",
+            )
         if entry["data"]["change"] == "joined" and self.is_member(member, on):
             raise RuleViolation("already-member", f"{member} is a member of {self.party} on {on}")
         if entry["data"]["change"] == "left" and not self.is_member(member, on):

@@ -16,6 +16,7 @@ RULES: dict[str, str] = {
     "not-an-organisation": "Party is not a shared organisation",
     "not-a-member": "Not a member of the organisation",
     "already-member": "Already a member of the organisation",
+    "membership-change-out-of-order": "Membership change not dated after the member's last change",
     "unknown-budget": "Unknown budget",
     "charging-rule": "Charging rule (bestedingsregel) broken",
     "binding-budget-exceeded": "Binding (kaderstellend) budget exceeded",

@@ -143,6 +143,40 @@ async def test_a_member_joining_mid_year_weighs_by_days(api: Api) -> None:
     assert amounts(body) == {"GM0001": 162_074, "GM0002": 121_223, "GM0003": 81_703}
 
 
+async def test_a_members_changes_come_in_date_order(api: Api) -> None:
+    """Failing cases before the fix (found by tests/test_invariants.py): a change dated
+    before the member's last one was accepted and went wrong three ways. A back-dated
+    leave closed the member's latest period in the books but no row of the read model's,
+    so the two disagreed; a back-dated join opened a second period overlapping a later
+    one, and the member weighed more than its weight (1.84 of 1); a leave and a join on
+    the day the member joined gave the read model a second row of that day, which it
+    could not store, and the projector stopped there for good. Now a member's change
+    must be dated after its last one (so at most one a day)."""
+    org = await organisation(api, "GR-TEST", ["GM0001", "GM0002"])  # members from 1 January 2015
+    await post_ok(api, org, event("AllocationKeySet", {"basis": "vast", "weights": {"GM0001": 1, "GM0002": 1},
+                                                       "policy": "solidariteit"}, party="GR-TEST", date="2015-01-01"))
+
+    def change(member: str, what: str, date: str) -> dict[str, Any]:
+        return event("MembershipChanged", {"member": member, "change": what}, party="GR-TEST", date=date)
+
+    async def out_of_order(*events: dict[str, Any]) -> None:
+        status, body = await api.post(org, {"events": list(events)})
+        assert status == 422 and body["type"].endswith("membership-change-out-of-order"), body
+
+    await out_of_order(change("GM0002", "left", "2015-01-01"), change("GM0002", "joined", "2015-01-01"))
+    await post_ok(api, org, change("GM0001", "left", "2016-05-01"))
+    await out_of_order(change("GM0001", "left", "2015-03-01"))
+    await out_of_order(change("GM0001", "joined", "2016-05-01"))
+    await post_ok(api, org, change("GM0001", "joined", "2016-09-01"))
+    await out_of_order(change("GM0001", "joined", "2015-09-01"))
+    await post_ok(api, org, change("GM0001", "left", "2016-09-02"), change("GM0001", "joined", "2016-09-03"))
+    # 2016: 1 January - 30 April (121 days) and 1 September on, but for 2 September (121 days)
+    weights = {s["party"]: s["weight"] for s in (await split_of(api, org, "GR-TEST", year=2016))["shares"]}
+    assert weights == {"GM0001": round(242 / 366, 6), "GM0002": 1.0}
+    ready = await (await api.client.get("/readyz")).json()
+    assert ready["lag"] == 0, ready
+
+
 async def test_keys_are_versioned_per_year_and_a_surplus_splits_negatively(api: Api) -> None:
     org = await organisation(api, "GR-TEST", ["GM0001", "GM0002", "GM0003"])
     first = await post_ok(
