@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import RecordConflictError, Transcoder
 
 from ledger import chain
 from ledger.audit import Audit, Verification
-from ledger.book import RECORDED_AT, Book
+from ledger.book import RECORDED_AT, Book, StaleSnapshot
 from ledger.events import ADMIN_ONLY_TYPES, Event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
@@ -339,6 +339,17 @@ class Ledger(Application[UUID]):
             return self.repository.get(Book.create_id(party), deepcopy_from_cache=False)
         except AggregateNotFoundError:
             return None
+        except StaleSnapshot:
+            return self._replayed(party)
+
+    def _replayed(self, party: str) -> Book:
+        """The book from all its events, its snapshot passed by (an older Book's, which
+        cannot be upcast); cached, and snapshotted anew at the next interval."""
+        book_id = Book.create_id(party)
+        book = project_aggregate(None, self.events.get(book_id))
+        assert isinstance(book, Book)
+        self.repository.cache.put(book_id, book)  # type: ignore[union-attr]
+        return book
 
     def _snapshot(self, book: Book) -> None:
         """Snapshot the stored book as it is in memory (the library's `take_snapshot`
