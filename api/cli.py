@@ -239,7 +239,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
     from api.tokens import TokenStore
     from projections.db import ReadDB
 
-    for info in TokenStore(ReadDB(_settings(args).db)).list():
+    for info in TokenStore(ReadDB(_settings(args).db)).list_tokens():
         print(orjson.dumps({"id": info.token_id, "role": info.role, "party": info.party, "createdAt": info.created_at,
                             "expiresAt": info.expires_at, "revokedAt": info.revoked_at}).decode())
     return 0

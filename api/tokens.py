@@ -124,7 +124,7 @@ class TokenStore:
             cur.execute("UPDATE api_tokens SET revoked_at = ? WHERE token_id = ?", (_instant(datetime.now(UTC)), token_id))
         return found is not None
 
-    def list(self) -> list[TokenInfo]:
+    def list_tokens(self) -> list[TokenInfo]:
         with self.db.transaction() as cur:
             rows = cur.execute(
                 "SELECT token_id, role, party, created_at, expires_at, revoked_at FROM api_tokens ORDER BY created_at, token_id"
