@@ -592,7 +592,7 @@ def hamilton(total: int, exact: dict[str, Fraction]) -> dict[str, int]:
 # --- the served ledger ---------------------------------------------------------------
 
 
-class Served:
+class LiveApp:
     """The app on a loop of its own, over a fresh database, with a token per role."""
 
     def __init__(self, engine: str):
@@ -731,7 +731,7 @@ class Invariants(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.served = Served(self.engine)
+        self.served = LiveApp(self.engine)
         self.model = Model()
         self.ids = itertools.count(1)
         self.posts: list[Post] = []  # accepted posts, to retry
