@@ -10,7 +10,7 @@ from typing import Any
 
 from api.render import XLSX
 from ledger.audit import MAX_POSITION
-from ledger.events import PAYLOADS, Envelope
+from ledger.events import PARTY_CODE, PAYLOADS, Envelope
 from ledger.rules import RULES
 
 API_VERSION = "1.0.0"
@@ -73,7 +73,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
-_PARTY = _query("party", "Party code, e.g. GM0439", {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"})
+_PARTY = _query("party", "Party code, e.g. GM0439", {"type": "string", "pattern": PARTY_CODE})
 _YEAR = _query("year", "Budget year", {"type": "integer", "minimum": 1900, "maximum": 2999})
 _AS_OF = _query("asOf", "The answer as the ledger knew it at this recorded instant", {"type": "string", "format": "date-time"})
 _PAGE = _query("page", "Page number, from 1", {"type": "integer", "minimum": 1})
@@ -324,7 +324,7 @@ def _organisation_schemas() -> dict[str, Any]:
         "Party": _object(
             ["code", "name", "kind", "fundHolder", "members", "years"],
             {
-                "code": {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"},
+                "code": {"type": "string", "pattern": PARTY_CODE},
                 "name": {"type": "string"},
                 "kind": {"type": "string", "enum": ["gemeente", "organisation"]},
                 "fundHolder": {"type": ["string", "null"], "description": "An organisation's fund holder"},
@@ -579,7 +579,7 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
         "/v1/organisations/{code}/cost-split": _read(
             "getCostSplit", "organisations",
             "An organisation's net charge for a year, split among its members (shares add up exactly)",
-            [{"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"}},
+            [{"name": "code", "in": "path", "required": True, "schema": {"type": "string", "pattern": PARTY_CODE}},
              required_year, _POLICY, _AS_OF],
             _ok("The split", _ref("CostSplit"), csv=True), secured, ("400", "401", "403", "404"),
         ),
@@ -598,7 +598,7 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
         ),
         "/v1/balances/{party}/{year}/{budget}/trail": _read(
             "listTrail", "balances", "Every event behind a budget's figures, in log order, with who posted it",
-            [{"name": "party", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[A-Z0-9-]{2,40}$"}},
+            [{"name": "party", "in": "path", "required": True, "schema": {"type": "string", "pattern": PARTY_CODE}},
              {"name": "year", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1900, "maximum": 2999}},
              {"name": "budget", "in": "path", "required": True, "schema": {"type": "string"}},
              _AS_OF, _PAGE, _PAGE_SIZE],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
 from ledger.audit import MAX_POSITION, parse_anchor
-from ledger.events import Event, InvalidEvent, InvalidParam, parse_event
+from ledger.events import PARTY_CODE, Event, InvalidEvent, InvalidParam, parse_event
 from projections import iv3 as iv3_report
 from projections import queries
 
@@ -69,7 +70,7 @@ def as_of_param(request: web.Request) -> str | None:
 
 def party_code(value: str, name: str = "party") -> str:
     """`value` if it is a party code (api.md: [A-Z0-9-]{2,40}), else 400 naming `name`."""
-    if not (2 <= len(value) <= 40 and all(c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-" for c in value)):
+    if not re.fullmatch(PARTY_CODE, value):
         raise bad_param(name, "must be a party code such as GM0439")
     return value
 

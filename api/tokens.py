@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ledger.events import PARTY_CODE
 from projections.db import Cursor, ReadDB
 
 ROLES = ("admin", "gemeente", "organisation", "controller", "auditor")
@@ -99,7 +100,7 @@ class TokenStore:
             raise TokenError(f"a {role} token is bound to one party: give --party")
         if role not in PARTY_ROLES and party:
             raise TokenError(f"a {role} token is not bound to a party")
-        if party and not re.fullmatch(r"[A-Z0-9-]{2,40}", party):
+        if party and not re.fullmatch(PARTY_CODE, party):
             raise TokenError("party codes are 2-40 of A-Z, 0-9 and -")
         if valid_for <= timedelta(0):
             raise TokenError("a token must be valid for some time")

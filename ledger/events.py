@@ -45,7 +45,9 @@ def _real_date(value: str) -> str:
 
 
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
-PartyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9-]{2,40}$")]
+# api.md: gemeenten by CBS code, organisations by a code the admin registers.
+PARTY_CODE = r"^[A-Z0-9-]{2,40}$"
+PartyCode = Annotated[str, StringConstraints(pattern=PARTY_CODE)]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 IsoDate = Annotated[
