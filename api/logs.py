@@ -25,13 +25,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-from ledger.privacy import passes_elfproef
+from ledger.privacy import mask_bsns
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 REQUEST_ID_HEADER = "X-Request-ID"
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _TOKEN_LIKE = re.compile(r"plg_[A-Za-z0-9_-]+")
-_NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 PRINCIPAL_ID = web.RequestKey("principal_id", str)  # the token id, set once the request is authenticated
 
@@ -44,8 +43,7 @@ def request_id_for(request: web.Request) -> str:
 
 def scrub(text: str) -> str:
     """`text` with token-shaped strings and BSN-like numbers masked."""
-    text = _TOKEN_LIKE.sub("plg_[redacted]", text)
-    return _NINE_DIGITS.sub(lambda m: "[bsn?]" if passes_elfproef(m.group()) else m.group(), text)
+    return mask_bsns(_TOKEN_LIKE.sub("plg_[redacted]", text), "[bsn?]")
 
 
 class JsonFormatter(OrjsonFormatter):

@@ -30,6 +30,11 @@ def looks_like_bsn(text: str) -> bool:
     return any(passes_elfproef(m.group()) for m in _NINE_DIGITS.finditer(text))
 
 
+def mask_bsns(text: str, mask: str) -> str:
+    """`text` with every BSN-like value replaced by `mask` (for log lines)."""
+    return _NINE_DIGITS.sub(lambda m: mask if passes_elfproef(m.group()) else m.group(), text)
+
+
 def bsn_like_fields(entry: dict[str, Any]) -> list[str]:
     """The paths of every text field in `entry` holding a BSN-like value (never the value).
 
