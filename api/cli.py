@@ -441,7 +441,7 @@ def _instant(text: str) -> Any:
 
 
 def parser() -> argparse.ArgumentParser:
-    from api.tokens import DEFAULT_VALIDITY
+    from api.tokens import DEFAULT_VALIDITY, ROLES
 
     p = argparse.ArgumentParser(prog="ledger", description="Participatiewet budget ledger")
     p.add_argument("--db", help="database URL (default: LEDGER_DB or sqlite:///./ledger.db)")
@@ -461,7 +461,7 @@ def parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="manage API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="make a token and print it once")
-    create.add_argument("--role", required=True, choices=("admin", "gemeente", "organisation", "controller", "auditor"))
+    create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--party", help="the party a gemeente, organisation or controller token is bound to")
     create.add_argument("--expires-in", type=_duration, default=DEFAULT_VALIDITY, metavar="DURATION",
                         help="how long the token is valid: 90d, 12h or 30m (default 90d)")
