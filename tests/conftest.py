@@ -14,7 +14,9 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import orjson
@@ -188,14 +190,14 @@ class Served:
             return orjson.loads(r.read())
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """`make run` in small: the demo in a fresh SQLite ledger, served by `ledger serve`."""
-    folder = tmp_path_factory.mktemp("demo")
+@contextmanager
+def serve_demo(folder: Path, **env: str) -> Iterator[tuple[Served, Proc]]:
+    """`make run` in small: the demo in a fresh SQLite ledger in `folder`, served by
+    `ledger serve` with `env` added to its environment; and the process, for its log."""
     db = f"sqlite:///{folder}/ledger.db"
     cli(db, "demo", timeout=120)
     port = free_port()
-    proc = Proc.start("serve", db, ["serve", "--port", str(port)], folder)
+    proc = Proc.start("serve", db, ["serve", "--port", str(port)], folder, **env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -203,6 +205,13 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             assert proc.alive(), proc.text()
             assert time.monotonic() < deadline, proc.text()
             time.sleep(0.2)
-        yield Served(base, db, token(db, "admin"))
+        yield Served(base, db, token(db, "admin")), proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The demo served by `ledger serve`, for the browser and contract tests."""
+    with serve_demo(tmp_path_factory.mktemp("demo")) as (served, _):
+        yield served

@@ -18,8 +18,8 @@ import orjson
 import pytest
 
 from api import logs
-from tests.conftest import event
-from tests.procs_ledger import Proc, cli, free_port, readyz, token
+from tests.conftest import event, serve_demo
+from tests.procs_ledger import Proc
 
 PARTY = "GM0439"
 BSN = "111222333"  # passes the elfproef
@@ -28,20 +28,8 @@ SECRET_TEXT = "kenmerk-dossier-Zeldzaam-7Q"
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str, Proc]]:
-    db = f"sqlite:///{tmp_path}/ledger.db"
-    cli(db, "demo", timeout=120)
-    admin = token(db, "admin")
-    port = free_port()
-    proc = Proc.start("serve", db, ["serve", "--port", str(port)], tmp_path, LEDGER_RATE_LIMIT="1", LEDGER_RATE_BURST="20")
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while readyz(base)[0] != 200:
-            assert proc.alive() and time.monotonic() < deadline, proc.text()
-            time.sleep(0.2)
-        yield base, admin, proc
-    finally:
-        proc.stop()
+    with serve_demo(tmp_path, LEDGER_RATE_LIMIT="1", LEDGER_RATE_BURST="20") as (demo, proc):
+        yield demo.base, demo.admin, proc
 
 
 def call(base: str, path: str, secret: str, body: Any = None, request_id: str | None = None) -> tuple[int, str]:
