@@ -52,21 +52,29 @@ def other_pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     yield from _new_database(request)
 
 
+def create_pg_database() -> str:
+    """The URL of a new, empty PostgreSQL database (psycopg.OperationalError if unreachable)."""
+    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
+    with _pg_admin_conn() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    with _pg_admin_conn() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 def _new_database(request: pytest.FixtureRequest) -> Iterator[str]:
     try:
-        admin = _pg_admin_conn()
+        url = create_pg_database()
     except psycopg.OperationalError as e:
         _pg_unreachable.append(request.node.nodeid)
         pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN}: {e}")
-    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN.rsplit("/", 1)[0]
     try:
-        yield f"{base}/{name}"
+        yield url
     finally:
-        with _pg_admin_conn() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_pg_database(url)
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ from ledger.application import Ledger
 from ledger.config import Settings
 from projections.db import ReadDB
 from projections.runner import Projector
-from tests.conftest import PG_ADMIN
+from tests.conftest import PG_ADMIN, create_pg_database, drop_pg_database
 
 EXAMPLES = int(os.environ.get("LEDGER_INVARIANT_EXAMPLES", "20"))
 STEPS = int(os.environ.get("LEDGER_INVARIANT_STEPS", "20"))
@@ -601,10 +601,7 @@ class LiveApp:
             self.folder = tempfile.mkdtemp(prefix="invariants-")
             self.url = f"sqlite:///{self.folder}/ledger.db"
         else:
-            self.name = f"ledger_inv_{uuid.uuid4().hex[:12]}"
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "{self.name}"')
-            self.url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{self.name}"
+            self.url = create_pg_database()
         self.loop = asyncio.new_event_loop()
         self.client: TestClient = self.run(self._start())
         tokens = self.client.app[state.TOKENS]
@@ -657,8 +654,7 @@ class LiveApp:
             if self.engine == "sqlite":
                 shutil.rmtree(self.folder, ignore_errors=True)
             else:
-                with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                    admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+                drop_pg_database(self.url)
 
 
 def reads() -> Iterator[tuple[str, str, dict[str, Any]]]:
