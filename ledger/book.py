@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo, event
 
 from ledger import subsidy
 from ledger.audit import sealed_figures
+from ledger.bounds import MAX_GRANT_MONTHS, MAX_PARTIES, PARTY_VOLUME_CAP, volume
 from ledger.effects import Effects, LineDelta, effects_of
 from ledger.rules import RuleViolation, check_charging_rule
 
@@ -69,6 +70,9 @@ class Context(Protocol):
     def original(self, event_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """The (entry, derived) of an accepted event, for corrections."""
 
+    def party_count(self) -> int:
+        """How many parties are registered, this batch's included."""
+
 
 def _line_key(year: int, budget: str, sub: str | None) -> str:
     return f"{year}|{budget}|{sub or ''}"
@@ -93,14 +97,20 @@ class Book(Aggregate):
     """The books of one gemeente or shared organisation."""
 
     # The shape of the state that snapshots hold. 2: placements keep their start and end
-    # dates (a binding cap counts the places taken on its year's 31 December).
-    class_version = 2
+    # dates (a binding cap counts the places taken on its year's 31 December). 3: the
+    # party's volume (ledger/bounds.py).
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """A version-1 snapshot says whether a placement ended, not when it started or
         ended, so it cannot be upcast: the book is replayed from its events instead."""
         raise StaleSnapshot("a snapshot of Book version 1 lacks placement dates")
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A version-2 snapshot lacks the volume, which only its events can tell."""
+        raise StaleSnapshot("a snapshot of Book version 2 lacks the party's volume")
 
     class Event(Aggregate.Event):
         @staticmethod
@@ -128,6 +138,7 @@ class Book(Aggregate):
         self.placements: dict[str, dict[str, Any]] = {}
         self.targets: dict[str, dict[str, Any]] = {}
         self.corrected: dict[str, bool] = {}
+        self.volume = 0
         self._apply(entry, derived)
 
     class Recorded(Event):
@@ -148,7 +159,10 @@ class Book(Aggregate):
 
     @staticmethod
     def check_registration(entry: dict[str, Any], existing: Book | None, ctx: Context) -> None:
-        """Refuse registering a party twice, or an organisation of unknown members."""
+        """Refuse registering a party twice, an organisation of unknown members, or a
+        party beyond the ledger's bound (ledger/bounds.py)."""
+        if existing is None and ctx.party_count() >= MAX_PARTIES:
+            raise RuleViolation("party-limit-reached", f"the ledger keeps at most {MAX_PARTIES} parties")
         if entry["type"] == "OrganisationRegistered":
             if existing is not None and (existing.kind != "organisation" or existing.members):
                 raise RuleViolation("party-already-registered", f"{entry['party']} is already registered")
@@ -182,6 +196,12 @@ class Book(Aggregate):
         effects = effects_of(entry, derived)
         self._check_known_budgets(kind, effects)
         self._check_limits(kind, effects)
+        if self.volume + _volume(entry, derived, effects) > PARTY_VOLUME_CAP:
+            raise RuleViolation(
+                "party-volume-exceeded",
+                f"the amounts {self.party} posts may add up to at most {PARTY_VOLUME_CAP} cents without their signs; "
+                f"{self.volume} are taken",
+            )
         return derived
 
     def _check_open(self, entry: dict[str, Any]) -> None:
@@ -233,6 +253,12 @@ class Book(Aggregate):
             grant = copy.deepcopy(self._subsidy(_subsidy_id(entry, derived)))
             _change_grant(grant, entry, derived)
         derived["budget"] = grant["budget"]
+        if subsidy.committed_months(grant) > MAX_GRANT_MONTHS:
+            raise RuleViolation(
+                "subsidy-period-too-long",
+                f"subsidy {_subsidy_id(entry, derived)} would commit {subsidy.committed_months(grant)} months; "
+                f"a grant commits at most {MAX_GRANT_MONTHS}",
+            )
         changes = subsidy.commitment_changes(grant, self.closed)
         if changes:
             derived["committed"] = changes
@@ -449,6 +475,7 @@ class Book(Aggregate):
         kind = entry["type"]
         data = entry["data"]
         effects = effects_of(entry, derived)
+        self.volume += _volume(entry, derived, effects)
         for d in effects.lines:
             values = self.lines.setdefault(_line_key(d.year, d.budget, d.sub_budget), [0, 0, 0, 0])
             values[0] += d.allocated
@@ -512,6 +539,13 @@ class Book(Aggregate):
             _change_grant(grant, entry, derived)
         for year, cents in derived.get("committed", {}).items():
             grant["committed"][year] = grant["committed"].get(year, 0) + cents
+
+
+def _volume(entry: dict[str, Any], derived: dict[str, Any], effects: Effects) -> int:
+    """What the event adds to its party's volume: its effects, and an outflow's
+    notional avoided benefit (or the one its correction takes back)."""
+    data = derived["original"]["data"] if entry["type"] == "Correction" else entry["data"]
+    return volume(effects, data.get("avoidedBenefitCents", 0))
 
 
 def _subsidy_id(entry: dict[str, Any], derived: dict[str, Any]) -> str:

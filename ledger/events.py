@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -31,7 +32,8 @@ from pydantic import (
     model_validator,
 )
 
-MAX_CENTS = 10**15  # ten trillion euro: far beyond any budget, well inside int64
+from ledger.bounds import FIRST_YEAR, LAST_YEAR, MAX_CENTS, MAX_GRANT_MONTHS
+from ledger.subsidy import months_between
 
 # --- field types ---------------------------------------------------------------
 
@@ -41,6 +43,16 @@ def _real_date(value: str) -> str:
         date.fromisoformat(value)
     except ValueError:
         raise ValueError("not a real calendar date") from None
+    if not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
+        raise ValueError(f"the ledger keeps the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+def _printable(value: str) -> str:
+    """Free text holds no control characters: they hide what a reader sees (a BSN
+    behind a U+0001), and no spreadsheet or log can show them."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("holds a control character")
     return value
 
 
@@ -49,7 +61,7 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max
 PARTY_CODE = r"^[A-Z0-9-]{2,40}$"
 PartyCode = Annotated[str, StringConstraints(pattern=PARTY_CODE)]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,64}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_printable)]
 IsoDate = Annotated[
     str,
     StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
@@ -163,6 +175,8 @@ class SubsidyGranted(EventData):
     def _ordered_dates(self) -> SubsidyGranted:
         if self.endDate is not None and self.endDate < self.startDate:
             raise ValueError("endDate is before startDate")
+        if self.endDate is not None and months_between(self.startDate, self.endDate) > MAX_GRANT_MONTHS:
+            raise ValueError(f"a grant runs at most {MAX_GRANT_MONTHS} months")
         return self
 
 
@@ -321,8 +335,8 @@ class Envelope(BaseModel):
     type: Literal[tuple(PAYLOADS)]  # type: ignore[valid-type]
     party: PartyCode
     effectiveDate: IsoDate
-    year: Annotated[StrictInt, Field(ge=1900, le=2999)] | None = None
-    reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+    year: Annotated[StrictInt, Field(ge=FIRST_YEAR, le=LAST_YEAR)] | None = None
+    reference: Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)] | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -40,6 +40,9 @@ RULES: dict[str, str] = {
     "not-correctable": "Event cannot be corrected",
     "already-corrected": "Event already corrected",
     "bsn-like-value": "Value looks like a BSN",
+    "party-volume-exceeded": "The party's amounts would exceed what the ledger keeps exactly",
+    "party-limit-reached": "The ledger holds as many parties as it keeps",
+    "subsidy-period-too-long": "Subsidy commits more months than a grant may",
 }
 
 

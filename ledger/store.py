@@ -143,6 +143,12 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
     _table = RECEIPTS_TABLE
     _mark = "?"
 
+    def book_count(self) -> int:
+        """How many books (parties) the store holds: each began with a version-1 event."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT COUNT(*) AS n FROM {self.events_table_name} WHERE originator_version = 1")
+            return int(c.fetchone()["n"])
+
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self._create_receipts()]
 
@@ -194,6 +200,12 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
         # outage the API stayed down 50 s after PostgreSQL was back. At most 10 s here.
         self.datastore.pool.reconnect_timeout = 10.0
         self.sql_create_statements.extend(SQL(statement) for statement in self._create_receipts())  # type: ignore[arg-type]
+
+    def book_count(self) -> int:
+        """How many books (parties) the store holds: each began with a version-1 event."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f'SELECT COUNT(*) AS n FROM "{self.datastore.schema}"."{self.events_table_name}" WHERE originator_version = 1')
+            return int(c.fetchone()["n"])
 
     def create_table(self) -> None:
         """Processes starting together (API workers, the projector) take turns: two

@@ -71,11 +71,17 @@ def _month(date: str) -> str:
     return date[:7]
 
 
+def months_between(first: str, last: str) -> int:
+    """How many calendar months from the month of `first` through the month of `last`
+    (dates or 'YYYY-MM' months)."""
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7]) + 1
+
+
 def _months(first: str, last: str) -> list[str]:
     """Calendar months 'YYYY-MM' from `first` through `last`."""
     year, month = int(first[:4]), int(first[5:7])
     out = []
-    while f"{year:04d}-{month:02d}" <= last:
+    for _ in range(months_between(first, last)):
         out.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return out
@@ -110,11 +116,19 @@ def end(grant: dict[str, Any], effective_date: str) -> None:
         grant["end"] = effective_date
 
 
+def committed_months(grant: dict[str, Any]) -> int:
+    """How many months the grant commits (`planned` covers them)."""
+    return months_between(grant["start"], _last_month(grant))
+
+
+def _last_month(grant: dict[str, Any]) -> str:
+    return _month(grant["end"]) if grant["end"] is not None else f"{grant['horizon']:04d}-12"
+
+
 def planned(grant: dict[str, Any]) -> dict[int, int]:
     """Cents committed per budget year by the grant's terms, before payments."""
-    last = _month(grant["end"]) if grant["end"] is not None else f"{grant['horizon']:04d}-12"
     terms = tuple(sorted((since, pct) for since, pct in grant["terms"]))
-    return dict(_plan(grant["wml"], grant["partTime"], _month(grant["start"]), last, terms))
+    return dict(_plan(grant["wml"], grant["partTime"], _month(grant["start"]), _last_month(grant), terms))
 
 
 @lru_cache(maxsize=65536)
