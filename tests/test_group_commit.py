@@ -7,6 +7,7 @@ answer."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.logs import REQUEST_ID
 from ledger.application import BatchRefused, IdReused, Ledger, Post, PostResult
+from ledger.book import Book
 from ledger.events import Event, parse_event
 from tests.conftest import Api, event, register
 
@@ -130,3 +133,69 @@ async def test_concurrent_single_event_posts_each_get_their_own_answer(api: Api,
     assert len(set(positions)) == len(good)
     again = await asyncio.gather(*(api.post(token, body) for token, body in good))
     assert [(s, b["events"][0]["position"]) for s, b in again] == [(200, p) for p in positions]
+
+
+def _failing_on(reference: str) -> Any:
+    """Book.decide, failing with an error no rule foresaw for an event with `reference`."""
+    decide = Book.decide
+
+    def failing(self: Book, entry: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        if entry.get("reference") == reference:
+            raise RuntimeError("an error no rule foresaw")
+        return decide(self, entry, ctx)
+
+    return failing
+
+
+def test_an_unexpected_error_of_one_post_fails_that_post_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The defect: a grant dated 9999-12-31 failed inside the ledger and made eight valid
+    posts grouped beside it fail too."""
+    ledger = Ledger(f"sqlite:///{tmp_path}/ledger.db")
+    _setup(ledger)
+    monkeypatch.setattr(Book, "decide", _failing_on("boom"))
+    good = _build([("new", [10])] * 8)
+    bad = Post([parse_event({**_event("ReserveWithdrawn", {"reserve": "r", "budget": "participatiebudget",
+                                                          "amountCents": 1}).entry, "reference": "boom"})], "gemeente:test")
+    outcomes = ledger.post_group([*good[:4], bad, *good[4:]])
+    assert [type(o).__name__ for o in outcomes] == ["PostResult"] * 4 + ["RuntimeError"] + ["PostResult"] * 4
+    assert [e.position for e in ledger.log()] == list(range(1, len(SETUP) + 9))
+    ledger.close()
+
+
+class _ErrorsByRequest(logging.Handler):
+    """The request id (api/logs.py) of every error logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.ids: list[str | None] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.ids.append(REQUEST_ID.get())
+
+
+async def test_over_http_the_failing_post_is_a_500_and_the_others_are_posted(
+    api: Api, gemeente: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = api.token("admin")
+    await register(api, admin, "GM0363")
+    other = api.token("gemeente", "GM0363")
+    setup = {"events": [event("BudgetAllocated", {"budget": "participatiebudget", "source": "rijk", "amountCents": 100},
+                              party=p) for p in ("GM0439", "GM0363")]}
+    assert (await api.post(admin, setup))[0] == 201
+    monkeypatch.setattr(Book, "decide", _failing_on("boom"))
+    cost = {"budget": "participatiebudget", "category": "re-integratie", "amountCents": 1}
+    sent = [(gemeente, event("CostBooked", cost, reference="boom"), "boom-1")] + \
+           [(other, event("CostBooked", cost, party="GM0363"), f"good-{i}") for i in range(8)]
+
+    async def post(token: str, body: Any, request_id: str) -> int:
+        r = await api.client.post("/v1/events", json=body,
+                                  headers={"Authorization": f"Bearer {token}", "X-Request-ID": request_id})
+        return r.status
+
+    errors = _ErrorsByRequest()
+    logging.getLogger().addHandler(errors)
+    try:
+        assert await asyncio.gather(*(post(*s) for s in sent)) == [500] + [201] * 8
+    finally:
+        logging.getLogger().removeHandler(errors)
+    assert errors.ids == ["boom-1"]
