@@ -4,11 +4,17 @@ The ledger stores only pseudonymous client references. A BSN is nine digits that
 pass the elfproef (9*d1 + 8*d2 + ... + 2*d8 - 1*d9 divisible by 11, and not all
 zeros); any run of exactly nine digits in any text field that passes it is refused.
 Amounts are integers, not text, and are never inspected.
+
+A BSN is looked for in what a reader sees, not in the code points sent (`folded`):
+compatibility forms folded (NFKC: full-width digits), every decimal digit of any
+script read as its ASCII digit (Arabic-Indic), and invisible characters (control and
+format characters, a zero-width space) dropped, so none of them hides a BSN.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,8 +32,21 @@ def passes_elfproef(digits: str) -> bool:
     return total % 11 == 0 and total != 0
 
 
+def folded(text: str) -> str:
+    """`text` as a reader sees it, for the BSN check (the module's docstring)."""
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for c in unicodedata.normalize("NFKC", text):
+        if unicodedata.category(c) in ("Cc", "Cf"):
+            continue
+        digit = unicodedata.decimal(c, None)
+        out.append(c if digit is None else str(digit))
+    return "".join(out)
+
+
 def looks_like_bsn(text: str) -> bool:
-    return any(passes_elfproef(m.group()) for m in _NINE_DIGITS.finditer(text))
+    return any(passes_elfproef(m.group()) for m in _NINE_DIGITS.finditer(folded(text)))
 
 
 def mask_bsns(text: str, mask: str) -> str:
@@ -38,10 +57,13 @@ def mask_bsns(text: str, mask: str) -> str:
 def bsn_like_fields(entry: dict[str, Any]) -> list[str]:
     """The paths of every text field in `entry` holding a BSN-like value (never the value).
 
-    Most entries hold no nine-digit run that passes the elfproef anywhere in their JSON
-    text (which holds every text field as it is, and the amounts): those are answered
-    from one scan of that text, and only the rest are walked field by field."""
-    if not any(passes_elfproef(m.group().decode()) for m in _NINE_DIGIT_BYTES.finditer(orjson.dumps(entry))):
+    Most entries are plain ASCII text with no nine-digit run that passes the elfproef
+    anywhere in their JSON (which holds every text field as it is, and the amounts):
+    those are answered from one scan of it. The rest, and any holding an escape or a
+    character beyond ASCII, which may hide digits, are walked field by field."""
+    text = orjson.dumps(entry)
+    plain = text.isascii() and b"\\u" not in text
+    if plain and not any(passes_elfproef(m.group().decode()) for m in _NINE_DIGIT_BYTES.finditer(text)):
         return []
     return [path for path, text in _texts(entry, "") if path not in _UUID_FIELDS and looks_like_bsn(text)]
 
