@@ -4,6 +4,9 @@
 - gemeente: post for its own party; read it and the organisations it belongs to.
 - organisation: post for its organisation; read it.
 - controller: read its party and the organisations that party belongs to.
+
+A member (and its controller) reads an organisation for the years it was a member only
+(projections/scope.py): a year since it left is refused like another party.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from api.problems import forbidden, unauthorized
 from api.tokens import Principal, TokenRefused, TokenStore
 from ledger.events import ADMIN_ONLY_TYPES, Event
 from projections.db import ReadDB
-from projections.queries import readable_parties
+from projections.scope import Scope, Years, covers, membership_years, years_of
 
 READ_ALL = frozenset({"admin", "auditor"})
 
@@ -33,24 +36,37 @@ def authenticate(request: web.Request, tokens: TokenStore) -> Principal:
     return principal
 
 
-def readable(principal: Principal, db: ReadDB) -> set[str] | None:
-    """The parties this principal may read, or None for all of them."""
+def readable(principal: Principal, db: ReadDB, as_of: str | None = None) -> Scope:
+    """The parties this principal may read (at `as_of`) with their years, or None for all."""
     if principal.role in READ_ALL:
         return None
     assert principal.party is not None
+    own: dict[str, Years | None] = {principal.party: None}
     if principal.role == "organisation":
-        return {principal.party}
-    return readable_parties(db, principal.party)
+        return own
+    return {**membership_years(db, principal.party, as_of), **own}
 
 
-def check_read(principal: Principal, db: ReadDB, party: str | None) -> set[str] | None:
-    """The parties a read may cover: `party` alone if given and allowed, else all readable."""
-    allowed = readable(principal, db)
+def check_read(
+    principal: Principal, db: ReadDB, party: str | None, as_of: str | None = None, year: int | None = None
+) -> Scope:
+    """The parties (and years) a read may cover: `party` alone if given and allowed (in
+    `year`, if given), else all readable."""
+    allowed = readable(principal, db, as_of)
     if party is None:
         return allowed
     if allowed is not None and party not in allowed:
         raise forbidden(f"this token may not read {party}")
-    return {party}
+    years = years_of(allowed, party)
+    if year is not None and not covers(years, year):  # refused as another party is
+        raise forbidden(f"this token may not read {party} for {year}: not a member then")
+    return {party: years}
+
+
+def may_read(principal: Principal, db: ReadDB, party: str, year: int, as_of: str | None = None) -> bool:
+    """Whether this principal may read `party` in `year` (an event of that budget year)."""
+    allowed = readable(principal, db, as_of)
+    return allowed is None or (party in allowed and covers(years_of(allowed, party), year))
 
 
 WRITERS = frozenset({"admin", "gemeente", "organisation"})

@@ -14,7 +14,7 @@ import orjson
 from aiohttp import web
 
 from api import state
-from api.access import READ_ALL, authenticate, check_may_post, check_read, refused_posts
+from api.access import READ_ALL, authenticate, check_may_post, check_read, may_read, refused_posts
 from api.logs import PRINCIPAL_ID
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
 from api.render import int_param, json_response, page_of, page_params, paged, table_response, wants_table, whole_number
@@ -25,6 +25,7 @@ from ledger.audit import MAX_POSITION, parse_anchor
 from ledger.events import PARTY_CODE, Event, InvalidEvent, InvalidParam, parse_event
 from projections import iv3 as iv3_report
 from projections import queries
+from projections.scope import Scope, Years, years_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -46,10 +47,12 @@ async def principal_of(request: web.Request) -> Principal:
     return principal
 
 
-async def read_scope(request: web.Request) -> set[str] | None:
-    """Authenticate, then the parties this read covers (`?party=` if allowed, else all readable)."""
+async def read_scope(request: web.Request) -> Scope:
+    """Authenticate, then the parties (and their years) this read covers: `?party=` if
+    allowed (in `?year=`, where the route has one), else all readable."""
     principal = await principal_of(request)
-    return await run(check_read, principal, request.app[state.DB], party_param(request))
+    party, as_of, year = party_param(request), as_of_param(request), optional_year(request)
+    return await run(check_read, principal, request.app[state.DB], party, as_of, year)
 
 
 def as_of_param(request: web.Request) -> str | None:
@@ -216,7 +219,7 @@ async def list_events(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _stream_events(request: web.Request, parties: set[str] | None, after: int, as_of: str | None) -> web.StreamResponse:
+async def _stream_events(request: web.Request, parties: Scope, after: int, as_of: str | None) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
     db = request.app[state.DB]
@@ -233,11 +236,12 @@ async def _stream_events(request: web.Request, parties: set[str] | None, after: 
 @routes.get("/v1/events/{id}")
 async def get_event(request: web.Request) -> web.Response:
     principal = await principal_of(request)
-    db = request.app[state.DB]
-    event = await run(queries.event, db, request.match_info["id"].lower(), as_of_param(request))
-    if event is None:
+    db, as_of = request.app[state.DB], as_of_param(request)
+    event = await run(queries.event, db, request.match_info["id"].lower(), as_of)
+    # One answer for an event that does not exist and one the token may not read: a 403
+    # would tell that another party logged it.
+    if event is None or not await run(may_read, principal, db, event["party"], event["year"], as_of):
         raise not_found("no event with that id")
-    await run(check_read, principal, db, event["party"])
     return json_response(event)
 
 
@@ -245,7 +249,7 @@ async def get_event(request: web.Request) -> web.Response:
 async def balances(request: web.Request) -> web.Response:
     db = request.app[state.DB]
     parties = await read_scope(request)
-    year = int_param(request, "year", None, 1900, 2999)
+    year = optional_year(request)
     budget = request.query.get("budget")
     rows = await run(queries.balances, db, parties=parties, year=year, budget=budget, as_of=as_of_param(request))
     return page_of(request, rows, "balances")
@@ -255,7 +259,7 @@ async def balances(request: web.Request) -> web.Response:
 async def reserves(request: web.Request) -> web.Response:
     db = request.app[state.DB]
     parties = await read_scope(request)
-    year = int_param(request, "year", None, 1900, 2999)
+    year = optional_year(request)
     rows = await run(queries.reserves, db, parties=parties, year=year, as_of=as_of_param(request))
     return page_of(request, rows, "reserves")
 
@@ -269,9 +273,12 @@ async def list_parties(request: web.Request) -> web.Response:
     return page_of(request, rows, "parties")
 
 
-async def read_party(request: web.Request, path_param: str | None = None) -> str:
+async def read_party(
+    request: web.Request, year_of: Callable[[web.Request], T], path_param: str | None = None
+) -> tuple[str, T, Years | None]:
     """Authenticate, then the one party this read is about (the path's `path_param`, else
-    `?party=`, else the token's own), refused unless the token may read it."""
+    `?party=`, else the token's own), its year (`year_of` the request) and the years the
+    token may read of it (None: every year); refused unless the token may read it then."""
     principal = await principal_of(request)
     if path_param is not None:
         party: str | None = party_code(request.match_info[path_param], path_param)
@@ -279,15 +286,24 @@ async def read_party(request: web.Request, path_param: str | None = None) -> str
         party = party_param(request) or principal.party
     if party is None:
         raise bad_param("party", "name the party, e.g. ?party=GM0439", "required")
-    await run(check_read, principal, request.app[state.DB], party)
-    return party
+    year = year_of(request)
+    scope = await run(check_read, principal, request.app[state.DB], party, as_of_param(request), year)
+    return party, year, years_of(scope, party)
+
+
+def optional_year(request: web.Request) -> int | None:
+    return int_param(request, "year", None, 1900, 2999)
 
 
 def required_year(request: web.Request) -> int:
-    year = int_param(request, "year", None, 1900, 2999)
+    year = optional_year(request)
     if year is None:
         raise bad_param("year", "name the year, e.g. ?year=2015", "required")
     return year
+
+
+def path_year(request: web.Request) -> int:
+    return whole_number("year", request.match_info["year"], 1900, 2999)
 
 
 def policy_param(request: web.Request) -> str | None:
@@ -304,8 +320,7 @@ def no_key(e: split.NoKey) -> Problem:
 @routes.get("/v1/organisations/{code}/cost-split")
 async def cost_split(request: web.Request) -> web.Response:
     db = request.app[state.DB]
-    code = await read_party(request, "code")
-    year = required_year(request)
+    code, year, _ = await read_party(request, required_year, "code")
     policy, as_of = policy_param(request), as_of_param(request)
     if await run(queries.party_kind, db, code, as_of) != "organisation":
         raise not_found(f"{code} is not a shared organisation")
@@ -321,17 +336,15 @@ async def cost_split(request: web.Request) -> web.Response:
 @routes.get("/v1/winst")
 async def winst(request: web.Request) -> web.Response:
     db = request.app[state.DB]
-    party = await read_party(request)
-    year = int_param(request, "year", None, 1900, 2999)
-    body = await run(queries.winst, db, party, year, policy_param(request), as_of_param(request))
+    party, year, years = await read_party(request, optional_year)
+    body = await run(queries.winst, db, party, year, policy_param(request), as_of_param(request), years)
     return json_response(body)
 
 
 @routes.get("/v1/kpis")
 async def kpis(request: web.Request) -> web.Response:
     db = request.app[state.DB]
-    party = await read_party(request)
-    year = required_year(request)
+    party, year, _ = await read_party(request, required_year)
     body = await run(queries.kpis, db, party, year, as_of_param(request))
     if wants_table(request):
         return table_response(request, body["placements"], "kpis")
@@ -370,14 +383,13 @@ async def audit_verify(request: web.Request) -> web.Response:
 async def journal(request: web.Request) -> web.Response:
     """One party's postings, paged in the database (a journal grows with every event)."""
     db = request.app[state.DB]
-    party = await read_party(request)
-    year = int_param(request, "year", None, 1900, 2999)
+    party, year, years = await read_party(request, optional_year)
     as_of = as_of_param(request)
     if wants_table(request):
-        rows, _ = await run(queries.journal, db, party=party, year=year, as_of=as_of)
+        rows, _ = await run(queries.journal, db, party=party, year=year, years=years, as_of=as_of)
         return table_response(request, rows, "journal")
     page, size = page_params(request)
-    rows, count = await run(queries.journal, db, party=party, year=year, as_of=as_of, offset=(page - 1) * size, limit=size)
+    rows, count = await run(queries.journal, db, party=party, year=year, years=years, as_of=as_of, offset=(page - 1) * size, limit=size)
     return paged(request, rows, count, page, size)
 
 
@@ -385,9 +397,8 @@ async def journal(request: web.Request) -> web.Response:
 async def trail(request: web.Request) -> web.Response:
     """Every event behind a budget's figures, for the auditor tracing a euro back."""
     db = request.app[state.DB]
-    party = await read_party(request, "party")
+    party, year, _ = await read_party(request, path_year, "party")
     budget = request.match_info["budget"]
-    year = whole_number("year", request.match_info["year"], 1900, 2999)
     rows = await run(queries.trail, db, party, year, budget, as_of_param(request))
     return page_of(request, rows, "trail")
 
@@ -400,8 +411,7 @@ async def get_iv3(request: web.Request) -> web.Response:
     """A party's Iv3 figures for a budget year and period (0 begroting, 1-4 the quarters
     cumulative, 5 jaarrekening); CSV: one row per line, with its side."""
     db = request.app[state.DB]
-    party = await read_party(request)
-    year = required_year(request)
+    party, year, _ = await read_party(request, required_year)
     period = int_param(request, "period", iv3_report.JAARREKENING, 0, 5)
     body = await run(iv3_report.report, db, party, year, period, as_of_param(request))
     if body is None:

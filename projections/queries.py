@@ -9,7 +9,7 @@ the current-state table.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from fractions import Fraction
 from typing import Any
 
@@ -19,17 +19,9 @@ from ledger import split
 from ledger.book import placement_measure
 from ledger.subsidy import exact
 from projections.db import ReadDB
+from projections.scope import Scope, Years, covers, last_year, where as in_scope, years_of
 
 _AMOUNTS = ("allocated", "income", "spent", "committed")
-
-
-def _in(column: str, values: Collection[str] | None) -> tuple[str, list[Any]]:
-    """A `column IN (...)` filter, or nothing when `values` is None (no restriction)."""
-    if values is None:
-        return "", []
-    if not values:
-        return " AND 1 = 0", []
-    return f" AND {column} IN ({','.join('?' * len(values))})", list(values)
 
 
 def recorded_by(column: str, as_of: str | None) -> tuple[str, list[Any]]:
@@ -56,14 +48,14 @@ def _balance_row(party: str, year: int, budget: str, sub: str | None, amounts: t
 def balances(
     db: ReadDB,
     *,
-    parties: Collection[str] | None,
+    parties: Scope,
     year: int | None = None,
     budget: str | None = None,
     as_of: str | None = None,
 ) -> list[dict[str, Any]]:
     """One row per budget line with a sub-budget, and one `subBudget: None` total row
     per budget (the sum of all its lines), ordered by party, year, budget."""
-    where, params = _in("party", parties)
+    where, params = in_scope(parties)
     if year is not None:
         where += " AND year = ?"
         params.append(year)
@@ -99,14 +91,9 @@ def balances(
     return out
 
 
-def reserves(
-    db: ReadDB, *, parties: Collection[str] | None, year: int | None = None, as_of: str | None = None
-) -> list[dict[str, Any]]:
-    """Each reserve's balance at the end of `year` by effective date (or now), with what
-    was added to and withdrawn from it during that year (or ever)."""
-    where, params = _in("r.party", parties)
-    end = f"{year}-12-31" if year is not None else "9999-12-31"
-    start = f"{year}-01-01" if year is not None else "0000-01-01"
+def _reserves(db: ReadDB, parties: Collection[str] | None, start: str, end: str, as_of: str | None) -> list[tuple[Any, ...]]:
+    """The reserves of `parties` (all if None) at `end`, with their movements from `start`."""
+    where, params = in_scope(parties, party="r.party")
     recorded = ""
     if as_of is not None:
         recorded = " AND m.recorded_at <= ?"
@@ -131,6 +118,32 @@ def reserves(
                 ).fetchall()
             }
             rows = [row for row in rows if (row[0], row[1]) in known]
+    return rows
+
+
+def _reserve_ends(scope: Mapping[str, Years | None], year: int | None) -> dict[str, list[str]]:
+    """The parties of `scope` by the last effective date a reserves read covers of them."""
+    ends: dict[str, list[str]] = {}
+    for party, years in scope.items():
+        if year is not None and not covers(years, year):
+            continue
+        last = year if year is not None else last_year(years)
+        ends.setdefault("9999-12-31" if last is None else f"{last}-12-31", []).append(party)
+    return ends
+
+
+def reserves(db: ReadDB, *, parties: Scope, year: int | None = None, as_of: str | None = None) -> list[dict[str, Any]]:
+    """Each reserve's balance at the end of `year` by effective date (or now), with what
+    was added to and withdrawn from it during that year (or ever). A party read for some
+    years only is read for `year` if it is one of them; without `year`, as at the end of
+    the last of them (nothing after it)."""
+    start = f"{year}-01-01" if year is not None else "0000-01-01"
+    ends: Mapping[str, Collection[str] | None]  # the last effective date a read covers: its parties
+    if isinstance(parties, Mapping):
+        ends = _reserve_ends(parties, year)
+    else:
+        ends = {f"{year}-12-31" if year is not None else "9999-12-31": parties}
+    rows = sorted(row for end, group in ends.items() for row in _reserves(db, group, start, end, as_of))
     return [
         {
             "party": party,
@@ -149,13 +162,13 @@ def reserves(
 def events(
     db: ReadDB,
     *,
-    parties: Collection[str] | None,
+    parties: Scope,
     after: int = 0,
     limit: int = 100,
     as_of: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Events after a position, in log order, and how many match in all."""
-    where, params = _in("party", parties)
+    where, params = in_scope(parties)
     recorded, known = recorded_by("recorded_at", as_of)
     where, params = where + recorded, params + known
     with db.transaction() as cur:
@@ -175,19 +188,12 @@ def event(db: ReadDB, event_id: str, as_of: str | None = None) -> dict[str, Any]
     return None if row is None else orjson.loads(row[0])
 
 
-def readable_parties(db: ReadDB, party: str) -> set[str]:
-    """A party and every organisation it is or was a member of."""
-    with db.transaction() as cur:
-        rows = cur.execute("SELECT DISTINCT organisation FROM memberships WHERE member = ?", (party,)).fetchall()
-    return {party, *(org for (org,) in rows)}
-
-
-def parties(db: ReadDB, *, parties: Collection[str] | None, as_of: str | None = None) -> list[dict[str, Any]]:
+def parties(db: ReadDB, *, parties: Scope, as_of: str | None = None) -> list[dict[str, Any]]:
     """The registered parties a read covers, by code: name, kind, fund holder, an
     organisation's members (as known at `as_of`; none for a gemeente) and the years its
-    events fall in (what a controller picks from). Every row has the same fields, so it
-    is a table as CSV or a spreadsheet too."""
-    where, params = _in("code", parties)
+    events fall in that the read covers (what a controller picks from). Every row has the
+    same fields, so it is a table as CSV or a spreadsheet too."""
+    where, params = in_scope(None if parties is None else list(parties), party="code")
     with db.transaction() as cur:
         rows = cur.execute(f"SELECT code, name, kind, fund_holder FROM parties WHERE 1 = 1{where} ORDER BY code", params).fetchall()
     out = []
@@ -195,8 +201,9 @@ def parties(db: ReadDB, *, parties: Collection[str] | None, as_of: str | None = 
         if as_of is not None and party_kind(db, code, as_of) is None:
             continue
         members = sorted(memberships(db, code, as_of)) if kind == "organisation" else []
+        readable = years_of(parties, code)
         out.append({"code": code, "name": name, "kind": kind, "fundHolder": fund_holder, "members": members,
-                    "years": years(db, code, as_of)})
+                    "years": [y for y in years(db, code, as_of) if covers(readable, y)]})
     return out
 
 
@@ -316,10 +323,16 @@ def cost_split(
 
 
 def winst(
-    db: ReadDB, party: str, year: int | None = None, policy: str | None = None, as_of: str | None = None
+    db: ReadDB,
+    party: str,
+    year: int | None = None,
+    policy: str | None = None,
+    as_of: str | None = None,
+    years: Years | None = None,
 ) -> dict[str, Any]:
-    """Winst realised per source and reinvested per destination in `year` (or ever), what
-    earlier years carried over, and what is left unappropriated. For an organisation,
+    """Winst realised per source and reinvested per destination in `year` (or ever: in the
+    `years` the read covers), what earlier years carried over, and what is left
+    unappropriated. For an organisation,
     who benefits: under `solidariteit` the winst is pooled and shared by the key, under
     `profijt` it goes back to the member whose clients earned it."""
     where, params = recorded_by("recorded_at", as_of)
@@ -333,6 +346,8 @@ def winst(
     realised = reinvested = carried = 0
     earned: list[split.Item] = []
     for yr, source, destination, member, got, spent in rows:
+        if year is None and not covers(years, yr):
+            continue
         if year is not None and yr < year:
             carried += int(got) - int(spent)
             continue
@@ -471,11 +486,11 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
 
 
 def trial_balance(
-    db: ReadDB, *, parties: Collection[str] | None, position: int | None = None, as_of: str | None = None
+    db: ReadDB, *, parties: Scope, position: int | None = None, as_of: str | None = None
 ) -> dict[str, Any]:
     """Total debits and credits of the journal (up to `position`, as known at `as_of`),
     and per account when the read covers named parties."""
-    where, params = _in("party", parties)
+    where, params = in_scope(parties)
     if position is not None:
         where += " AND position <= ?"
         params.append(position)
@@ -504,20 +519,30 @@ def trial_balance(
 
 
 def journal(
-    db: ReadDB, *, party: str, year: int | None = None, as_of: str | None = None, offset: int = 0, limit: int | None = None
+    db: ReadDB,
+    *,
+    party: str,
+    year: int | None = None,
+    years: Years | None = None,
+    as_of: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """A party's postings in log order (a page of them), and how many there are in all."""
-    where, params = " AND year = ?" if year is not None else "", [party] + ([year] if year is not None else [])
+    """A party's postings in log order (a page of them, in the `years` the read covers),
+    and how many there are in all."""
+    where, params = in_scope({party: years})
+    if year is not None:
+        where, params = where + " AND year = ?", [*params, year]
     recorded, known = recorded_by("recorded_at", as_of)
     where, params = where + recorded, params + known
     page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
     with db.transaction() as cur:
         rows = cur.execute(
-            f"SELECT position, year, account, debit, credit, recorded_at FROM journal WHERE party = ?{where} "
+            f"SELECT position, year, account, debit, credit, recorded_at FROM journal WHERE 1 = 1{where} "
             f"ORDER BY position, account{page}",
             params,
         ).fetchall()
-        (count,) = cur.execute(f"SELECT COUNT(*) FROM journal WHERE party = ?{where}", params).fetchone() or (0,)
+        (count,) = cur.execute(f"SELECT COUNT(*) FROM journal WHERE 1 = 1{where}", params).fetchone() or (0,)
     return [
         {"position": int(pos), "party": party, "year": y, "account": a, "debitCents": int(d), "creditCents": int(c), "recordedAt": at}
         for pos, y, a, d, c, at in rows

@@ -202,13 +202,14 @@ async def test_a_refused_batch_lists_the_refused_indexes_and_stores_nothing(worl
 @pytest.mark.parametrize("path", READ_ROUTES)
 async def test_a_controller_reads_its_own_party_but_no_other(world: Api, path: str) -> None:
     token = world.token("controller", OUTSIDER)
-    for party, status in ((OUTSIDER, 200), (MEMBER, 403)):
+    by_id = "{id}" in path  # one event is named by its id alone: another party's is not found
+    for party, status in ((OUTSIDER, 200), (MEMBER, 404 if by_id else 403)):
         event_id = await an_event_of(world, party)
-        params = {} if "{id}" in path else {"party": party}  # one event is named by its id alone
+        params = {} if by_id else {"party": party}
         r, body = await call(world, "GET", path.format(id=event_id), token, params=params)
         assert r.status == status, body
-        if status == 403:
-            problem(r, body, 403)
+        if status != 200:
+            problem(r, body, status)
 
 
 @pytest.mark.parametrize("path", ["/v1/events", "/v1/balances", "/v1/reserves"])
@@ -241,3 +242,164 @@ async def test_a_read_without_party_returns_only_readable_parties(
     world: Api, path: str, role: str, party: str, readable: set[str]
 ) -> None:
     assert await parties_read(world, world.token(role, party), path) == readable
+
+
+# --- one event by id: no existence oracle ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("role", "party"), [("gemeente", OUTSIDER), ("controller", OUTSIDER), ("organisation", ORG)])
+async def test_an_event_the_token_may_not_read_is_not_found_like_an_unknown_one(world: Api, role: str, party: str) -> None:
+    token = world.token(role, party)
+    r, unknown = await call(world, "GET", "/v1/events/00000000-0000-0000-0000-000000000000", token)
+    problem(r, unknown, 404)
+    for other in EVERYONE - {party}:
+        r, body = await call(world, "GET", f"/v1/events/{await an_event_of(world, other)}", token)
+        problem(r, body, 404)
+        assert body == unknown  # the same answer: nothing says another party logged it
+
+
+# --- a former member reads its organisation for the years it was a member ------------------
+
+LEFT_ON = "2016-07-01"  # OTHER_MEMBER leaves ORG: a member for some of 2016, none of 2017 on
+MEMBER_YEARS = {2014, 2015, 2016}
+
+
+def dated(kind: str, data: dict[str, Any], date: str) -> dict[str, Any]:
+    return event(kind, data, party=ORG, date=date)
+
+
+@pytest.fixture
+async def left(world: Api) -> Api:
+    """The world, with ORG's figures in 2015, 2016 and 2019, and OTHER_MEMBER gone since LEFT_ON."""
+    budget = {"budget": "participatiebudget", "source": "rijk", "amountCents": 300_000}
+    key = {"basis": "vast", "weights": {MEMBER: 1, OTHER_MEMBER: 1}, "policy": "solidariteit"}
+    status, body = await world.post(world.token("admin"), {"events": [
+        dated("AllocationKeySet", key, "2015-01-01"),
+        dated("WinstRealised", {"source": "opdrachten", "amountCents": 100}, "2015-05-01"),
+        dated("BudgetAllocated", budget, "2016-02-01"),
+        dated("MembershipChanged", {"member": OTHER_MEMBER, "change": "left"}, LEFT_ON),
+        dated("BudgetAllocated", budget, "2019-02-01"),
+        dated("WinstRealised", {"source": "opdrachten", "amountCents": 7_000}, "2019-05-01"),
+        dated("ReserveAdded", {"reserve": "participatie", "amountCents": 5_000}, "2019-06-01"),
+    ]})
+    assert status == 201, body
+    return world
+
+
+FORMER = [pytest.param("gemeente", id="former-member"), pytest.param("controller", id="its-controller")]
+BY_YEAR = {  # every read of one party in one year: (path, params) for a year
+    "balances": lambda y: ("/v1/balances", {"party": ORG, "year": y}),
+    "reserves": lambda y: ("/v1/reserves", {"party": ORG, "year": y}),
+    "winst": lambda y: ("/v1/winst", {"party": ORG, "year": y}),
+    "kpis": lambda y: ("/v1/kpis", {"party": ORG, "year": y}),
+    "iv3": lambda y: ("/v1/iv3", {"party": ORG, "year": y}),
+    "journal": lambda y: ("/v1/journal", {"party": ORG, "year": y}),
+    "cost-split": lambda y: (f"/v1/organisations/{ORG}/cost-split", {"year": y}),
+    "trail": lambda y: (f"/v1/balances/{ORG}/{y}/participatiebudget/trail", {}),
+}
+
+
+@pytest.mark.parametrize("role", FORMER)
+@pytest.mark.parametrize("read", list(BY_YEAR))
+async def test_a_former_member_reads_its_membership_years_and_no_year_since(left: Api, role: str, read: str) -> None:
+    token = left.token(role, OTHER_MEMBER)
+    for year, status in ((2015, 200), (2016, 200), (2017, 403), (2019, 403)):
+        path, params = BY_YEAR[read](year)
+        r, body = await call(left, "GET", path, token, params=params)
+        assert r.status == status, (year, body)
+        if status == 403:
+            problem(r, body, 403)
+        path, params = BY_YEAR[read](year)
+        assert (await left.get(left.token("gemeente", MEMBER), path, **params))[0] == 200  # a member still reads them
+
+
+def years_in(body: dict[str, Any]) -> set[int]:
+    return {row["year"] for row in body["results"]}
+
+
+@pytest.mark.parametrize("role", FORMER)
+@pytest.mark.parametrize("path", ["/v1/events", "/v1/balances", "/v1/journal"])
+async def test_without_a_year_a_former_member_lists_its_membership_years_only(left: Api, role: str, path: str) -> None:
+    status, everything = await left.get(left.token("auditor"), path, party=ORG)
+    assert status == 200 and 2019 in years_in(everything), everything
+    token = left.token(role, OTHER_MEMBER)
+    status, body = await left.get(token, path, party=ORG)
+    assert status == 200, body
+    assert years_in(body) == years_in(everything) & MEMBER_YEARS
+    if path != "/v1/journal":  # a list of every readable party: the organisation's rows in those years too
+        status, body = await left.get(token, path)
+        assert {r["year"] for r in body["results"] if r["party"] == ORG} == years_in(everything) & MEMBER_YEARS
+
+
+@pytest.mark.parametrize("role", FORMER)
+async def test_without_a_year_a_former_member_reads_reserves_and_winst_as_they_stood_in_its_years(
+    left: Api, role: str
+) -> None:
+    token = left.token(role, OTHER_MEMBER)
+    for who, balance, realised in ((left.token("auditor"), 6_000, 7_100), (token, 1_000, 100)):
+        status, body = await left.get(who, "/v1/reserves", party=ORG)
+        assert status == 200 and [r["balanceCents"] for r in body["results"]] == [balance], body
+        status, body = await left.get(who, "/v1/winst", party=ORG)
+        assert status == 200 and body["realisedCents"] == realised, body
+    status, body = await left.get(token, "/v1/reserves")  # every readable party: the organisation's as it stood
+    assert {r["party"]: r["balanceCents"] for r in body["results"]} == {OTHER_MEMBER: 1_000, ORG: 1_000}
+
+
+@pytest.mark.parametrize("role", FORMER)
+async def test_the_trial_balance_of_a_former_member_covers_its_membership_years(left: Api, role: str) -> None:
+    token = left.token(role, OTHER_MEMBER)
+    status, journal = await left.get(token, "/v1/journal", party=ORG, pageSize=1000)
+    assert status == 200, journal
+    status, trial = await left.get(token, "/v1/trial-balance", party=ORG)
+    assert status == 200, trial
+    assert sum(a["debitCents"] for a in trial["accounts"]) == sum(p["debitCents"] for p in journal["results"])
+    status, everything = await left.get(left.token("auditor"), "/v1/trial-balance", party=ORG)
+    assert everything["debitCents"] > trial["debitCents"]
+
+
+@pytest.mark.parametrize("role", FORMER)
+async def test_the_parties_a_former_member_reads_list_its_membership_years(left: Api, role: str) -> None:
+    status, everyone = await left.get(left.token("auditor"), "/v1/parties")
+    assert status == 200, everyone
+    all_years = {p["code"]: p["years"] for p in everyone["results"]}
+    assert 2019 in all_years[ORG]
+    status, body = await left.get(left.token(role, OTHER_MEMBER), "/v1/parties")
+    assert status == 200, body
+    assert {p["code"]: p["years"] for p in body["results"]} == {
+        OTHER_MEMBER: all_years[OTHER_MEMBER], ORG: [y for y in all_years[ORG] if y in MEMBER_YEARS]}
+
+
+async def test_a_former_member_finds_no_event_of_a_year_since(left: Api) -> None:
+    token = left.token("gemeente", OTHER_MEMBER)
+    status, everything = await left.get(left.token("auditor"), "/v1/events", party=ORG)
+    assert status == 200, everything
+    for e in everything["results"]:
+        r, body = await call(left, "GET", f"/v1/events/{e['id']}", token)
+        assert r.status == (200 if e["year"] in MEMBER_YEARS else 404), (e, body)
+
+
+async def test_as_of_before_the_leave_was_recorded_a_former_member_reads_no_wider_than_now(left: Api) -> None:
+    """As known before the leave was recorded, the member had not left; but what it may
+    read now it has left must not come back by asking about an earlier instant."""
+    status, log = await left.get(left.token("auditor"), "/v1/events", party=ORG)
+    (leave,) = [e for e in log["results"] if e["type"] == "MembershipChanged"]
+    before = log["results"][0]["recordedAt"]  # the organisation's registration: a member then
+    assert before < leave["recordedAt"]
+    token = left.token("gemeente", OTHER_MEMBER)
+    r, body = await call(left, "GET", "/v1/balances", token, params={"party": ORG, "year": 2019, "asOf": before})
+    problem(r, body, 403)
+    status, body = await left.get(token, "/v1/balances", party=ORG, year=2015, asOf=before)
+    assert status == 200, body
+
+
+async def test_as_of_before_joining_was_recorded_a_new_member_reads_nothing_of_the_organisation(world: Api) -> None:
+    admin = world.token("admin")
+    status, log = await world.get(admin, "/v1/events", party=ORG)
+    before = log["results"][-1]["recordedAt"]
+    status, body = await world.post(admin, dated("MembershipChanged", {"member": OUTSIDER, "change": "joined"}, "2015-01-01"))
+    assert status == 201, body
+    token = world.token("gemeente", OUTSIDER)
+    assert (await world.get(token, "/v1/balances", party=ORG, year=2015))[0] == 200
+    r, body = await call(world, "GET", "/v1/balances", token, params={"party": ORG, "year": 2015, "asOf": before})
+    problem(r, body, 403)
+    assert await parties_read(world, token, f"/v1/balances?asOf={before}") == {OUTSIDER}
