@@ -404,6 +404,8 @@ def _print_verification(result: Any) -> None:
         print(f"closed {closed['party']} {closed['year']} at position {closed['position']} ({closed['chainHash']}): figures {state}")
     for anchor in result.anchors:
         print(f"anchor {anchor['position']}:{anchor['hash']} {'matches' if anchor['matches'] else 'DOES NOT MATCH'}")
+    if result.snapshots:
+        print(f"snapshots: {result.snapshots}")
 
 
 def _exported(source: Any) -> Any:

@@ -19,20 +19,21 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
-from eventsourcing.persistence import RecordConflictError, Transcoder
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import EventStore, RecordConflictError, Transcoder
 
 from ledger import chain
 from ledger.audit import Audit, Verification
-from ledger.book import RECORDED_AT, Book, StaleSnapshot
+from ledger.book import RECORDED_AT, Book
 from ledger.events import ADMIN_ONLY_TYPES, Event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
+from ledger.snapshots import NOT_TRUSTED, MemorySnapshots
 from ledger.store import PendingReceipt, Receipt, library_env
 from ledger.transcoder import OrjsonTranscoder
 
@@ -177,6 +178,10 @@ class Ledger(Application[UUID]):
             }
         )
         self._write_lock = threading.Lock()
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """Snapshots in this process's memory, not in the store: ledger/snapshots.py."""
+        return EventStore(mapper=self.mapper, recorder=MemorySnapshots())
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = OrjsonTranscoder()
@@ -342,25 +347,27 @@ class Ledger(Application[UUID]):
         return list(book.collect_events())
 
     def _cached_book(self, party: str) -> Book | None:
+        """The party's book: this process's, cached; else derived from its events (after
+        this process's latest snapshot of it, if any: ledger/snapshots.py, never one
+        from the store) and snapshotted in memory, so that a refused batch's eviction
+        reloads it from there rather than from its first event."""
+        book_id = Book.create_id(party)
         try:
-            return self.repository.get(Book.create_id(party), deepcopy_from_cache=False)
+            self.repository.cache.get(book_id)  # type: ignore[union-attr]
+            loaded = False
+        except KeyError:
+            loaded = True
+        try:
+            book = self.repository.get(book_id, deepcopy_from_cache=False)
         except AggregateNotFoundError:
             return None
-        except StaleSnapshot:
-            return self._replayed(party)
-
-    def _replayed(self, party: str) -> Book:
-        """The book from all its events, its snapshot passed by (an older Book's, which
-        cannot be upcast); cached, and snapshotted anew at the next interval."""
-        book_id = Book.create_id(party)
-        book = project_aggregate(None, self.events.get(book_id))
-        assert isinstance(book, Book)
-        self.repository.cache.put(book_id, book)  # type: ignore[union-attr]
+        if loaded:
+            self._snapshot(book)
         return book
 
     def _snapshot(self, book: Book) -> None:
-        """Snapshot the stored book as it is in memory (the library's `take_snapshot`
-        would reload it from the store first)."""
+        """Snapshot the stored book as it is in memory, into memory (the library's
+        `take_snapshot` would reload it from the store first)."""
         snapshot_class = getattr(type(book), "Snapshot", type(self).snapshot_class)
         self.snapshots.put([snapshot_class.take(book)])  # type: ignore[union-attr]
 
@@ -408,7 +415,8 @@ class Ledger(Application[UUID]):
     def verify(self, anchors: dict[int, str] | None = None, as_of: str | None = None, page: int = 1000) -> Verification:
         """Recompute the hash chain over the stored events and their receipts, in order,
         and name the first position that does not match (ledger/audit.py); with `as_of`,
-        over the events recorded by then."""
+        over the events recorded by then. It says, too, that no stored snapshot is
+        trusted: the books are derived from these events alone."""
         audit = Audit(anchors=dict(anchors or {}))
         after = 0
         while not audit.failed and after is not None:
@@ -427,7 +435,7 @@ class Ledger(Application[UUID]):
                     break
                 if not self._verify_one(audit, position, events.get(position), receipt):
                     break
-        return audit.result()
+        return replace(audit.result(), snapshots=NOT_TRUSTED)
 
     def _verify_one(self, audit: Audit, position: int, notification: Any, receipt: Receipt | None) -> bool:
         if receipt is None:

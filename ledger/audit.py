@@ -63,6 +63,7 @@ class Verification:
     problem: str | None
     closed_years: list[dict[str, Any]]
     anchors: list[dict[str, Any]]
+    snapshots: str | None = None  # of a store: what of its snapshots is trusted (ledger/snapshots.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class Verification:
             "problem": self.problem,
             "closedYears": self.closed_years,
             "anchors": self.anchors,
+            "snapshots": self.snapshots,
         }
 
 

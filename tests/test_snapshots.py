@@ -1,18 +1,24 @@
-"""Snapshots of a party's books: a fresh process decides from a snapshot exactly as from
-the whole history, and a snapshot of an older Book (whose state lacks what the rules now
-need) is passed by for the events, never misread."""
+"""Snapshots of a party's books: taken and read in the memory of one process only
+(ledger/snapshots.py). A book loaded from one decides exactly as from its whole
+history; a snapshot in the store, altered or of an older Book, is never relied on; and
+a refused post does not cost the replay of a book from its first event."""
 
 from __future__ import annotations
 
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
-from eventsourcing.domain import Snapshot
 
 from ledger.application import SNAPSHOT_INTERVAL, BatchRefused, Ledger
 from ledger.book import Book
 from ledger.events import Event, parse_event
 from tests.conftest import event
+from tests.procs_ledger import Proc, cli, free_port, readyz, token
 from tests.test_subsidies import placement, placement_ended, target
 
 PARTY = "GM0439"
@@ -39,38 +45,113 @@ def assert_decides_placements(ledger: Ledger) -> None:
     ledger.post([placed("b2", "2016-06-01")], "gemeente:test")
 
 
+def filler(n: int) -> list[Event]:
+    income = {"budget": "participatiebudget", "source": "rijk", "amountCents": 1}
+    return [parse_event(event("IncomeBooked", income)) for _ in range(n)]
+
+
 def test_a_book_loaded_from_its_snapshot_decides_as_from_its_events(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/ledger.db"
-    first = Ledger(url)
     income = {"budget": "participatiebudget", "source": "rijk", "amountCents": 1}
-    filler = [parse_event(event("IncomeBooked", income)) for _ in range(SNAPSHOT_INTERVAL)]
-    first.post(history() + [parse_event(event("BudgetAllocated", income))] + filler, "admin:test")
-    first.close()
-    again = Ledger(url)
+    first = Ledger(url)
     try:
-        (taken,) = again.snapshots.get(Book.create_id(PARTY))
-        assert taken.state["class_version"] == Book.class_version
-        assert_decides_placements(again)
+        first.post(history() + [parse_event(event("BudgetAllocated", income))] + filler(SNAPSHOT_INTERVAL), "admin:test")
+        (taken,) = first.snapshots.get(Book.create_id(PARTY))  # type: ignore[union-attr]
+        assert taken.originator_version > SNAPSHOT_INTERVAL
+        first._evict([PARTY])  # as a refused batch does: reloaded from the snapshot
+        assert_decides_placements(first)
+    finally:
+        first.close()
+    again = Ledger(url)  # a new process: from the events alone
+    try:
+        assert not list(again.snapshots.get(Book.create_id(PARTY)))  # type: ignore[union-attr]
+        with pytest.raises(BatchRefused) as refused:
+            again.post([placed("b3", "2015-07-01")], "gemeente:test")
+        assert refused.value.violations[0][1].rule == "placement-cap-reached"
     finally:
         again.close()
 
 
-def test_a_snapshot_of_an_older_book_is_passed_by_for_the_events(tmp_path: Path) -> None:
-    """Failing case before the fix: a version-1 snapshot (placements without dates)
-    would be read as a current one, and the first placement after it failed."""
+def reserve_of_ten_euros(url: str) -> None:
+    """GM0439 with a reserve of 10.00, and a snapshot of its books in the store's own
+    snapshots table (where earlier versions kept them), altered to hold 510.00."""
+    app = Ledger(url)
+    try:
+        registered = event("PartyRegistered", {"name": "Purmerend", "kind": "gemeente"}, date="2014-01-01")
+        allocated = event("BudgetAllocated", {"budget": "participatiebudget", "source": "rijk", "amountCents": 100},
+                          date="2015-01-01")
+        reserve = event("ReserveEstablished", {"reserve": "r", "openingBalanceCents": 1_000, "purpose": "test"},
+                        date="2015-01-01")
+        app.post([parse_event(e) for e in (registered, allocated, reserve)], "admin:test")
+        book = app.repository.get(Book.create_id(PARTY))
+        forged = Book.Snapshot.take(book)
+        moves = forged.state["reserves"]["r"]["moves"]
+        moves["2015-01-01"] += 50_000
+        stored = app.factory.event_store(mapper=app.mapper, recorder=app.factory.aggregate_recorder(purpose="snapshots"))
+        stored.put([forged])
+    finally:
+        app.close()
+
+
+def request(base: str, token_: str, path: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else orjson.dumps(body)
+    r = urllib.request.Request(f"{base}{path}", data=data, headers={"Authorization": f"Bearer {token_}",
+                                                                  "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(r, timeout=30) as answer:
+            return answer.status, orjson.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return e.code, orjson.loads(e.read())
+
+
+def test_a_snapshot_in_the_store_is_never_relied_on(store: str, tmp_path: Path) -> None:
+    """Failing case before the fix: with the altered snapshot a withdrawal of 500.00 from
+    the reserve of 10.00 was accepted (the reserve stood at -490.00), and verify said
+    intact without a word on snapshots."""
+    reserve_of_ten_euros(store)
+    port = free_port()
+    server = Proc.start("serve", store, ["serve", "--port", str(port)], tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while readyz(base)[0] != 200:
+            assert server.alive() and time.monotonic() < deadline, server.text()
+            time.sleep(0.2)
+        withdrawal = event("ReserveWithdrawn", {"reserve": "r", "budget": "participatiebudget", "amountCents": 50_000},
+                           date="2015-06-01")
+        status, body = request(base, token(store, "admin"), "/v1/events", withdrawal)
+        assert status == 422 and "reserve-below-zero" in f"{body.get('type')} {body.get('title')}", body
+        status, body = request(base, token(store, "auditor"), "/v1/audit/verify")
+        assert status == 200 and body["intact"] is True and body["snapshots"].startswith("none trusted"), body
+    finally:
+        server.stop()
+    verified = cli(store, "verify", check=False)
+    assert verified.returncode == 0 and "snapshots: none trusted" in verified.stdout, verified.stdout
+
+
+def test_a_refused_post_reloads_its_book_from_memory_not_from_its_first_event(tmp_path: Path) -> None:
+    """Only a process's first load of a book replays it from its first event; after a
+    refusal (which drops the book from the cache) it is rebuilt from the snapshot that
+    load took and the few events after it."""
     url = f"sqlite:///{tmp_path}/ledger.db"
     first = Ledger(url)
-    first.post(history(), "admin:test")
-    book = first.repository.get(Book.create_id(PARTY))
-    state = {k: v for k, v in Snapshot.take(book).state.items() if k != "class_version"}
-    state["placements"] = {pid: {"kind": p["kind"], "hours": p["hours"], "ended": p["ended"] is not None}
-                           for pid, p in state["placements"].items()}
-    old = Snapshot(originator_id=book.id, originator_version=book.version, timestamp=Snapshot.create_timestamp(),
-                   topic=Snapshot.take(book).topic, state=state)
-    first.snapshots.put([old])
+    first.post(history() + filler(2 * SNAPSHOT_INTERVAL), "admin:test")
     first.close()
-    again = Ledger(url)
+    app = Ledger(url)
     try:
-        assert_decides_placements(again)
+        reads: list[int | None] = []
+        get = app.events.get
+
+        def counted(originator_id: Any, *, gt: int | None = None, **kwargs: Any) -> Any:
+            reads.append(gt)
+            return get(originator_id, gt=gt, **kwargs)
+
+        app.events.get = counted  # type: ignore[method-assign]
+        for _ in range(3):
+            with pytest.raises(BatchRefused):
+                app.post([placed("b9", "2015-06-01")], "gemeente:test")
+        app.post([placed("b2", "2016-06-01")], "gemeente:test")
+        assert reads.count(None) == 1 and reads[0] is None, reads
+        assert min(gt for gt in reads if gt is not None) >= 2 * SNAPSHOT_INTERVAL, reads
     finally:
-        again.close()
+        app.close()
