@@ -23,9 +23,9 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from api import logs, pages, state
+from api import logs, pages, render, state
 from api.limits import RateLimiter
-from api.openapi import API_VERSION, document, query_parameters
+from api.openapi import API_VERSION, document, query_parameters, table_columns
 from api.problems import Problem, bad_request, busy, database_busy, database_unavailable, from_http_exception, unavailable
 from api.routes import routes
 from api.waiting import Advances, Writer, readers
@@ -154,6 +154,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Appli
     contact = {"name": settings.contact_name, "email": settings.contact_email, "url": settings.contact_url}
     app[state.OPENAPI] = orjson.dumps(document(contact))
     app[QUERY_PARAMETERS] = query_parameters()
+    app[render.TABLES] = table_columns()
     app.cleanup_ctx.append(_lifecycle(ledger))
     return app
 

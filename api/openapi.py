@@ -471,6 +471,28 @@ def _organisation_schemas() -> dict[str, Any]:
     }
 
 
+def table_columns() -> dict[str, list[str]]:
+    """The columns of each table the API renders as CSV or XLSX, by its name: the members of
+    its row's schema, in order (api/render.py; a route adds the members it puts in front)."""
+    schemas = _schemas()
+
+    def members(schema: dict[str, Any]) -> list[str]:
+        return list(schema["properties"])
+
+    return {
+        "events": members(schemas["LoggedEvent"]["allOf"][0]),
+        "balances": members(schemas["Balance"]),
+        "reserves": members(schemas["Reserve"]),
+        "parties": members(schemas["Party"]),
+        "journal": members(schemas["Posting"]),
+        "trail": members(schemas["TrailEntry"]),
+        "trial-balance": members(schemas["AccountBalance"]),
+        "kpis": members(schemas["Kpis"]["properties"]["placements"]["items"]),
+        "cost-split": ["organisation", "year", "policy", *members(_SHARES["items"])],
+        "iv3": ["side", *members(schemas["Iv3Line"])],
+    }
+
+
 def _paths() -> dict[str, Any]:
     secured = [{"bearerAuth": []}]
     return {

@@ -7,12 +7,19 @@ URLs of the neighbouring pages (or null). The table of a list has the same rows 
 `results`, one column per member; nested values are written as JSON. In the
 spreadsheet, a column of cents (`...Cents`) is a column of euros: numbers, exact to the
 cent, formatted with two decimals, so a controller can add them up as they are.
+
+A table's columns are declared per table (TABLES, from the OpenAPI row schemas), not
+taken from its first row: a member a row lacks is an empty cell. Exports are attack
+surface, so no text is ever a formula: in the spreadsheet every text is a text cell, a
+character XML cannot hold shown as U+FFFD (no 500 on a control character in an old log);
+in the CSV a text starting with = + - @ tab, CR or NUL gets a ' in front and is quoted,
+as OWASP recommends. Numbers, booleans and nested values are written as JSON writes them.
 """
 
 from __future__ import annotations
 
-import csv
 import io
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -35,6 +42,10 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EURO_FORMAT = "#,##0.00"  # Excel shows it in the reader's locale: 1.234.567,89 in Dutch
+TABLES = web.AppKey("tables", dict)  # each table's columns by its name (api/openapi.py's table_columns)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")  # OWASP's and ASVS 1.2.10's
+NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # XML 1.0's Char
+MAX_CELL_TEXT = 32_767  # Excel's limit on the text of a cell
 
 
 def wants_table(request: web.Request) -> bool:
@@ -42,20 +53,21 @@ def wants_table(request: web.Request) -> bool:
     return CSV in accept or XLSX in accept
 
 
-def table_response(request: web.Request, rows: list[Mapping[str, Any]], filename: str) -> web.Response:
-    """`rows` as the spreadsheet or the CSV the request accepts (the spreadsheet if both)."""
+def table_response(request: web.Request, rows: list[Mapping[str, Any]], name: str) -> web.Response:
+    """`rows` as the spreadsheet or the CSV the request accepts (the spreadsheet if both),
+    in the columns declared for the table `name` (TABLES), whatever members a row has."""
+    columns = request.app[TABLES][name]
     if XLSX in request.headers.get("Accept", ""):
-        return xlsx_response(rows, filename)
-    return csv_response(rows, filename)
+        return xlsx_response(rows, columns, name)
+    return csv_response(rows, columns, name)
 
 
-def xlsx_response(rows: list[Mapping[str, Any]], filename: str) -> web.Response:
+def xlsx_response(rows: list[Mapping[str, Any]], columns: list[str], filename: str) -> web.Response:
     book = Workbook(write_only=True)
     sheet = book.create_sheet(filename[:31])
-    columns = list(rows[0]) if rows else []
-    sheet.append([_heading(c) for c in columns])
+    sheet.append([_xlsx_cell(sheet, "", _heading(c)) for c in columns])
     for row in rows:
-        sheet.append([_cell(sheet, c, row[c]) for c in columns])
+        sheet.append([_xlsx_cell(sheet, c, row.get(c)) for c in columns])
     out = io.BytesIO()
     book.save(out)
     return web.Response(
@@ -69,31 +81,47 @@ def _heading(column: str) -> str:
     return f"{column.removesuffix('Cents')} (EUR)" if column.endswith("Cents") else column
 
 
-def _cell(sheet: Any, column: str, value: Any) -> Any:
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    if column.endswith("Cents") and isinstance(value, int) and not isinstance(value, bool):
+def _xlsx_cell(sheet: Any, column: str, value: Any) -> Any:
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
+        if not column.endswith("Cents"):
+            return value
         cell = WriteOnlyCell(sheet, value=Decimal(value).scaleb(-2))  # exact: written as its decimal digits
         cell.number_format = EURO_FORMAT
         return cell
-    return value
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    if len(text) > MAX_CELL_TEXT:
+        text = text[: MAX_CELL_TEXT - 1] + "\u2026"
+    cell = WriteOnlyCell(sheet, value=NOT_IN_XML.sub("\ufffd", text))
+    cell.data_type = "s"  # text, whatever it starts with: never a formula (=...) or an error code (#N/A)
+    return cell
 
 
-def csv_response(rows: list[Mapping[str, Any]], filename: str) -> web.Response:
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {k: orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v for k, v in row.items()}
-            )
+def csv_response(rows: list[Mapping[str, Any]], columns: list[str], filename: str) -> web.Response:
+    lines = [",".join(_csv_field(c) for c in columns)]
+    lines += [",".join(_csv_field(row.get(c)) for c in columns) for row in rows]
     return web.Response(
-        text=out.getvalue(),
+        text="".join(line + "\r\n" for line in lines),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
+
+
+def _csv_field(value: Any) -> str:
+    """Text as it is, quoted where RFC 4180 needs it; a text a spreadsheet would take for a
+    formula with a ' in front, and quoted (OWASP); anything else as JSON writes it (true,
+    1.5, [2015]); null empty."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    formula = isinstance(value, str) and text.startswith(FORMULA_START)
+    if formula:
+        text = "'" + text
+    if formula or any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
