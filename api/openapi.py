@@ -74,7 +74,8 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 
 _PARTY = _query("party", "Party code, e.g. GM0439", {"type": "string", "pattern": PARTY_CODE})
-_YEAR = _query("year", "Budget year", {"type": "integer", "minimum": 1900, "maximum": 2999})
+_YEAR = _query("year", "Budget year (of an organisation, for a member: one it was a member in)",
+               {"type": "integer", "minimum": 1900, "maximum": 2999})
 _AS_OF = _query("asOf", "The answer as the ledger knew it at this recorded instant", {"type": "string", "format": "date-time"})
 _PAGE = _query("page", "Page number, from 1", {"type": "integer", "minimum": 1})
 _PAGE_SIZE = _query("pageSize", "Rows per page", {"type": "integer", "minimum": 1, "maximum": 1000})
@@ -549,10 +550,12 @@ def _paths() -> dict[str, Any]:
                 "operationId": "getEvent",
                 "tags": ["events"],
                 "summary": "One event by its id",
+                "description": "An event the token may not read is not found, as an unknown id is: "
+                "no answer tells that another party logged it.",
                 "security": secured,
                 "parameters": [{"name": "id", "in": "path", "required": True,
                                 "schema": {"type": "string", "format": "uuid"}}, _AS_OF],
-                "responses": {**_ok("The event", _ref("LoggedEvent")), **_errors("400", "401", "403", "404")},
+                "responses": {**_ok("The event", _ref("LoggedEvent")), **_errors("400", "401", "404")},
             }
         },
         "/v1/balances": {
