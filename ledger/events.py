@@ -61,12 +61,16 @@ Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max
 PARTY_CODE = r"^[A-Z0-9-]{2,40}$"
 PartyCode = Annotated[str, StringConstraints(pattern=PARTY_CODE)]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,64}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_printable)]
+# Free text as the OpenAPI document describes it: no control character (C0, DEL, C1).
+PRINTABLE = {"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=500), AfterValidator(_printable), Field(json_schema_extra=PRINTABLE)
+]
 IsoDate = Annotated[
     str,
     StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"),
     AfterValidator(_real_date),
-    Field(json_schema_extra={"format": "date"}),
+    Field(json_schema_extra={"format": "date", "description": f"A date in the years {FIRST_YEAR}-{LAST_YEAR}"}),
 ]
 Cents = Annotated[StrictInt, Field(ge=-MAX_CENTS, le=MAX_CENTS)]
 PositiveCents = Annotated[StrictInt, Field(gt=0, le=MAX_CENTS)]
@@ -336,7 +340,10 @@ class Envelope(BaseModel):
     party: PartyCode
     effectiveDate: IsoDate
     year: Annotated[StrictInt, Field(ge=FIRST_YEAR, le=LAST_YEAR)] | None = None
-    reference: Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)] | None = None
+    reference: (
+        Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable), Field(json_schema_extra=PRINTABLE)]
+        | None
+    ) = None
     data: dict[str, Any] = Field(default_factory=dict)
 
 
