@@ -9,7 +9,8 @@ with `Retry-After`, not a 500: the request may simply be sent again (a POST with
 same ids), and the pools reconnect by themselves once the database is back. While it
 is down the others are answered at once rather than each after a wait (`Outage`).
 So is a write that waited longer than the lock timeout for the store's write lock
-("busy": the database answers, so the breaker stays closed).
+("busy": the database answers, so the breaker stays closed). A client that leaves
+mid-body or mid-stream is logged as such (status 499 in the access log), not as a 500.
 With the embedded projector (the default) the API process follows the log itself;
 in the production topology `ledger project` does, and the API only waits for it.
 """
@@ -72,6 +73,16 @@ def _check_query(request: web.Request) -> None:
                           [{"name": name, "code": "unknown", "reason": reason} for name in unknown])
 
 
+CLIENT_CLOSED = 499  # nginx's "client closed request": in the access log, never sent
+
+
+def _client_left(request: web.Request, e: Exception) -> bool:
+    """A connection error with the client's connection gone: the client left mid-body or
+    mid-stream. Not a server error: no 500, no traceback."""
+    transport = request.transport
+    return isinstance(e, ConnectionError) and (transport is None or transport.is_closing())
+
+
 async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamResponse, bool]:
     """The handler's response, or the problem+json for what it raised; and whether that
     was the database not answering."""
@@ -94,6 +105,10 @@ async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamRes
             log.warning("database busy: %s %s answered 503 (%s: %s)",
                         request.method, request.path, type(e).__name__, " ".join(str(e).split()))
             return busy().response(), False
+        if _client_left(request, e):
+            log.info("client disconnected: %s %s answered %s (%s)", request.method, request.path, CLIENT_CLOSED,
+                     type(e).__name__)
+            return web.Response(status=CLIENT_CLOSED), False
         log.exception("unhandled error on %s %s", request.method, request.path)
         detail = "the ledger failed to answer; nothing half-written"
         return Problem(500, "internal-error", "Internal server error", detail).response(), False

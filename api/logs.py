@@ -9,7 +9,8 @@ What is logged of a request is its method, path (never the query string), status
 size, time taken, the address it came from and the id of the token it used: never a
 token, a body or anything out of an event. As a second line of defence every line is
 scrubbed of anything shaped like a token (`plg_...`) or a BSN (nine digits passing the
-elfproef), whatever put it there (an exception's message, say).
+elfproef), whatever put it there. An exception is logged with its traceback and class
+but not its message, which may quote a posted value.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextvars
 import logging
 import re
 import sys
+import traceback
 import uuid
 from typing import Any
 
@@ -59,6 +61,22 @@ class JsonFormatter(OrjsonFormatter):
         request_id = REQUEST_ID.get()
         if request_id is not None and "requestId" not in log_data:
             log_data["requestId"] = request_id
+
+    def formatException(self, ei: Any) -> str:
+        """The traceback of each exception in the chain, with its class but not its message:
+        a message may quote what a client posted (openpyxl's quotes the text it refused)."""
+        exc, parts, seen = ei[1], list[str](), set[int]()
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            name = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+            parts.append(f"Traceback (most recent call last):\n{frames}{name} (message withheld from the log)")
+            if exc.__cause__ is not None:
+                parts.append("The above exception was the direct cause of the following exception:")
+            elif exc.__context__ is not None and not exc.__suppress_context__:
+                parts.append("During handling of the above exception, another exception occurred:")
+            exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        return "\n\n".join(reversed(parts))
 
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         return {key: scrub(value) if isinstance(value, str) else value for key, value in log_data.items()}
