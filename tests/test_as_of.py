@@ -488,8 +488,10 @@ async def test_before_the_first_event_every_read_is_empty_or_zero(api: Api) -> N
             assert status == 404 and content["title"], (str(r), content)
             continue
         assert status == 200, (str(r), content)
-        if r.accept in (CSV, NDJSON):
-            assert content == "", str(r)  # no rows: an empty CSV, an empty stream
+        if r.accept == CSV:
+            assert len(content.splitlines()) == 1, str(r)  # no rows: the table's header alone
+        elif r.accept == NDJSON:
+            assert content == "", str(r)  # no rows: an empty stream
         elif r.path == "/v1/winst":
             params = dict(r.params)
             # Not known as an organisation then: no policy and no byMember, just zeros.
