@@ -296,21 +296,29 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Read an export into an empty ledger: same events, positions, posters and recorded
-    instants, every rule checked again. The export's hash chain is checked first, so a
-    tampered file stores nothing; then each event must be sealed here exactly as there."""
-    from datetime import datetime
+    """Read an export into an empty ledger, all of it or nothing: same events, positions,
+    posters and recorded instants, every rule checked again. The export's hash chain is
+    checked first, so a tampered file stores nothing; then the whole log is posted into
+    a temporary ledger, each event sealed there exactly as in the export, and only then
+    copied into this one, in one transaction.
 
-    from ledger.application import BatchRefused
+    Why staged: posted here batch by batch, a refusal halfway left the batches before it
+    stored, and the ledger could then not be imported into. Deleting them again would
+    not undo what other processes read meanwhile (a served API, its projector), nor
+    happen at all if the import is killed halfway; and the library's store commits each
+    insert itself, so the rule checks of a long log cannot share one transaction. A
+    copy of rows already checked can."""
+    import tempfile
+
+    from ledger.application import BatchRefused, IdReused, Ledger
     from ledger.audit import verify_export
-    from ledger.chain import entry_of
-    from ledger.events import InvalidEvent, parse_event
+    from ledger.events import InvalidEvent
 
     ledger, _, projector = _open(_settings(args))
     if ledger.head() != 0:
         print("ledger import: the ledger is not empty; import into a new database", file=sys.stderr)
         return 2
-    with _seekable(args.file) as source:
+    with _seekable(args.file) as source, tempfile.TemporaryDirectory(prefix="ledger-import-") as folder:
         try:
             checked = verify_export(_exported(source))
             if not checked.intact:
@@ -318,26 +326,40 @@ def cmd_import(args: argparse.Namespace) -> int:
                       f"{checked.problem}; nothing was stored", file=sys.stderr)
                 return 1
             source.seek(0)
-            imported = 0
-            for chunk in _chunks(source, 1000):
-                for rows in _runs(chunk):
-                    events = [parse_event(entry_of(r)) for _, r in rows]
-                    stamps = [datetime.fromisoformat(r["recordedAt"]) for _, r in rows]
-                    first = rows[0][1]["position"]
-                    result = ledger.post(events, rows[0][1]["postedBy"], recorded_at=stamps, first_position=first)
-                    imported += len(events)
-                    for (line, r), accepted in zip(rows, result.results, strict=True):
-                        if (r["position"], r["chainHash"]) != (accepted.position, accepted.chain_hash):
-                            raise ValueError(
-                                f"line {line}: position {r['position']} was stored as position {accepted.position} "
-                                "with another chain hash (this ledger derives it differently)"
-                            )
-        except (InvalidEvent, BatchRefused, KeyError, ValueError) as e:
-            print(f"ledger import: {e}; nothing after the last whole batch was stored", file=sys.stderr)
+            staging = Ledger(f"sqlite:///{folder}/staging.db")
+            try:
+                _stage(source, staging)
+                imported = ledger.adopt(staging)
+            finally:
+                staging.close()
+        except (InvalidEvent, BatchRefused, IdReused, KeyError, ValueError) as e:
+            print(f"ledger import: {e}; nothing was stored", file=sys.stderr)
             return 1
     count = projector.catch_up()
     print(f"imported {imported} events up to position {ledger.head()}; projected {count}", file=sys.stderr)
     return 0
+
+
+def _stage(source: Any, staging: Any) -> None:
+    """Post the exported log into the `staging` ledger, run by run, at its exported
+    positions; raise at the first event refused or sealed otherwise than in the export."""
+    from datetime import datetime
+
+    from ledger.chain import entry_of
+    from ledger.events import parse_event
+
+    for chunk in _chunks(source, 1000):
+        for rows in _runs(chunk):
+            events = [parse_event(entry_of(r)) for _, r in rows]
+            stamps = [datetime.fromisoformat(r["recordedAt"]) for _, r in rows]
+            first = rows[0][1]["position"]
+            result = staging.post(events, rows[0][1]["postedBy"], recorded_at=stamps, first_position=first)
+            for (line, r), accepted in zip(rows, result.results, strict=True):
+                if (r["position"], r["chainHash"]) != (accepted.position, accepted.chain_hash):
+                    raise ValueError(
+                        f"line {line}: position {r['position']} was stored as position {accepted.position} "
+                        "with another chain hash (this ledger derives it differently)"
+                    )
 
 
 def _runs(chunk: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:

@@ -206,6 +206,21 @@ class Ledger(Application[UUID]):
             raise ValueError("an id occurs twice in one batch")
         return self._post_retrying([Post(events, posted_by)], recorded_at, first_position)[0]
 
+    def adopt(self, staging: Ledger) -> int:
+        """Store the whole log of `staging`, an import posted and checked there in full,
+        in one transaction: its events at their positions, with their receipts as
+        sealed there (ledger/store.py's `copy_in`). Only into an empty ledger; the
+        number of events copied."""
+
+        def pages() -> Iterator[tuple[Sequence[Any], Sequence[Receipt]]]:
+            after = 0
+            while notifications := staging.recorder.select_notifications(start=after, limit=1000, inclusive_of_start=False):
+                _, receipts = staging.recorder.receipts_between(after, notifications[-1].id)  # type: ignore[attr-defined]
+                yield notifications, receipts
+                after = notifications[-1].id
+
+        return self.recorder.copy_in(pages())  # type: ignore[attr-defined,no-any-return]
+
     def post_group(self, posts: Sequence[Post]) -> list[PostResult | Exception]:
         """Several independent posts, each still all or nothing, answered as posting them
         one by one in this order would answer them: each its `PostResult` or the error

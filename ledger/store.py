@@ -14,7 +14,9 @@ its insert; each writes the receipts at that point.
 
 An import (`ledger import`) places events at the positions they had where they were
 exported, gaps included (`first_position`): PostgreSQL spends a position on every
-insert that rolled back, and the chain seals each event's position.
+insert that rolled back, and the chain seals each event's position. It is posted into
+a temporary ledger first, and then copied from there in one transaction (`copy_in`),
+so that it is stored whole or not at all.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
+from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL
@@ -37,6 +40,7 @@ RECEIPTS_TABLE = "ledger_receipts"
 LOG_CHANNEL = "ledger_log"
 _SCHEMA_LOCK = 7243002
 _LOOKUP_CHUNK = 500
+_WRITTEN_MEANWHILE = "the ledger was written to while the import was checked; import into a new database"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,31 @@ class _Receipts:
         rows = _seal(pending, positions, cursor.fetchone())
         cursor.executemany(self._q("INSERT INTO {t} VALUES (?, ?, ?, ?, ?)"), rows)
 
+    def _copy_receipts(self, cursor: Any, receipts: Sequence[Receipt]) -> None:
+        cursor.executemany(
+            self._q("INSERT INTO {t} VALUES (?, ?, ?, ?, ?)"),
+            [(r.event_id, r.content_hash, r.position, r.recorded_at, r.chain_hash) for r in receipts],
+        )
+
+    def copy_in(self, pages: Iterable[tuple[Sequence[Notification], Sequence[Receipt]]]) -> int:
+        """Store a whole log, checked elsewhere (`Ledger.adopt`): each page's events at
+        their positions and their receipts as they are, all in one transaction, and only
+        into an empty log; the number of events copied."""
+        try:
+            return self._copy_in(pages)
+        except IntegrityError as e:  # a position or an id taken meanwhile
+            raise ValueError(_WRITTEN_MEANWHILE) from e
+
+    def _copy_in(self, pages: Iterable[tuple[Sequence[Notification], Sequence[Receipt]]]) -> int:
+        raise NotImplementedError
+
+    def _check_copied(self, cursor: Any, events_table: str, copied: int) -> None:
+        """The copy is the whole log: nothing was in it before, nor went in beside it."""
+        for table in (events_table, self._table):
+            cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
+            if cursor.fetchone()["n"] != copied:
+                raise ValueError(_WRITTEN_MEANWHILE)
+
     def receipts(self, event_ids: Sequence[str]) -> dict[str, Receipt]:
         """The receipts of those of `event_ids` that were accepted."""
         found: dict[str, Receipt] = {}
@@ -181,6 +210,20 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
             self._write_receipts(c, receipts, positions)
         return positions
 
+    def _copy_in(self, pages: Iterable[tuple[Sequence[Notification], Sequence[Receipt]]]) -> int:
+        copied = 0
+        with self.datastore.transaction(commit=True) as c:
+            for events, receipts in pages:
+                c.executemany(
+                    f"INSERT INTO {self.events_table_name} (rowid, originator_id, originator_version, topic, state) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(n.id, UUID(str(n.originator_id)).hex, n.originator_version, n.topic, n.state) for n in events],
+                )
+                self._copy_receipts(c, receipts)
+                copied += len(events)
+            self._check_copied(c, self.events_table_name, copied)
+        return copied
+
 
 class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
     _mark = "%s"
@@ -223,6 +266,27 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_stored_events(curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+    def _copy_in(self, pages: Iterable[tuple[Sequence[Notification], Sequence[Receipt]]]) -> int:
+        """Under the events table's lock; the position sequence then goes on after the
+        last copied position."""
+        table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        copied = last = 0
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
+            for events, receipts in pages:
+                curs.executemany(
+                    f"INSERT INTO {table} (notification_id, originator_id, originator_version, topic, state) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    [(n.id, UUID(str(n.originator_id)), n.originator_version, n.topic, n.state) for n in events],
+                )
+                self._copy_receipts(curs, receipts)
+                copied, last = copied + len(events), events[-1].id
+            self._check_copied(curs, table, copied)
+            if copied:
+                curs.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)", (table, last))
+                curs.execute(f"NOTIFY {LOG_CHANNEL}")
+        return copied
 
     def _insert_stored_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], *, first_position: int | None = None, **kwargs: Any
