@@ -403,3 +403,25 @@ async def test_as_of_before_joining_was_recorded_a_new_member_reads_nothing_of_t
     r, body = await call(world, "GET", "/v1/balances", token, params={"party": ORG, "year": 2015, "asOf": before})
     problem(r, body, 403)
     assert await parties_read(world, token, f"/v1/balances?asOf={before}") == {OUTSIDER}
+
+
+async def test_a_member_that_rejoins_reads_the_years_it_is_back_and_not_the_gap(left: Api) -> None:
+    gap = dated("BudgetAllocated", {"budget": "participatiebudget", "source": "rijk", "amountCents": 1}, "2017-05-01")
+    back = dated("MembershipChanged", {"member": OTHER_MEMBER, "change": "joined"}, "2018-03-01")
+    status, body = await left.post(left.token("admin"), {"events": [gap, back]})
+    assert status == 201, body
+    token = left.token("controller", OTHER_MEMBER)
+    for year, status in ((2016, 200), (2017, 403), (2018, 200), (2019, 200)):
+        assert (await left.get(token, "/v1/balances", party=ORG, year=year))[0] == status, year
+    status, body = await left.get(token, "/v1/parties", party=ORG)
+    assert body["results"][0]["years"] == [2014, 2015, 2016, 2018, 2019]  # ORG's years with events, but the gap's
+
+
+async def test_a_member_that_leaves_on_1_january_was_not_a_member_that_year(world: Api) -> None:
+    leave = dated("MembershipChanged", {"member": OTHER_MEMBER, "change": "left"}, "2016-01-01")
+    status, body = await world.post(world.token("admin"), leave)
+    assert status == 201, body
+    token = world.token("gemeente", OTHER_MEMBER)
+    assert (await world.get(token, "/v1/balances", party=ORG, year=2015))[0] == 200
+    r, body = await call(world, "GET", "/v1/balances", token, params={"party": ORG, "year": 2016})
+    problem(r, body, 403)
