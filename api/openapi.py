@@ -302,6 +302,8 @@ def _audit_schemas() -> dict[str, Any]:
                 "anchors": {"type": "array", "items": _object(
                     ["position", "hash", "matches"],
                     {"position": {"type": "integer"}, "hash": _HASH, "matches": {"type": "boolean"}})},
+                "snapshots": {"type": "string", "description": "What of the store's snapshots is trusted: none, for "
+                              "every book is derived from the verified events (ledger/snapshots.py)"},
             },
         )
     }
