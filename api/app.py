@@ -106,7 +106,7 @@ async def _answer(request: web.Request, handler: Handler) -> tuple[web.StreamRes
                         request.method, request.path, type(e).__name__, " ".join(str(e).split()))
             return busy().response(), False
         if _client_left(request, e):
-            log.info("client disconnected: %s %s answered %s (%s)", request.method, request.path, CLIENT_CLOSED,
+            log.info("client disconnected before its answer: %s %s (%s)", request.method, request.path,
                      type(e).__name__)
             return web.Response(status=CLIENT_CLOSED), False
         log.exception("unhandled error on %s %s", request.method, request.path)
