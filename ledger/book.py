@@ -89,28 +89,8 @@ def placement_measure(kind: str, hours_per_week: int | float) -> Fraction:
 RECORDED_AT: ContextVar[datetime | None] = ContextVar("recorded_at", default=None)
 
 
-class StaleSnapshot(Exception):
-    """A snapshot of an older Book whose state cannot be brought up to date."""
-
-
 class Book(Aggregate):
     """The books of one gemeente or shared organisation."""
-
-    # The shape of the state that snapshots hold. 2: placements keep their start and end
-    # dates (a binding cap counts the places taken on its year's 31 December). 3: the
-    # party's volume (ledger/bounds.py).
-    class_version = 3
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
-        """A version-1 snapshot says whether a placement ended, not when it started or
-        ended, so it cannot be upcast: the book is replayed from its events instead."""
-        raise StaleSnapshot("a snapshot of Book version 1 lacks placement dates")
-
-    @staticmethod
-    def upcast_v2_v3(state: dict[str, Any]) -> None:
-        """A version-2 snapshot lacks the volume, which only its events can tell."""
-        raise StaleSnapshot("a snapshot of Book version 2 lacks the party's volume")
 
     class Event(Aggregate.Event):
         @staticmethod
