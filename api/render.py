@@ -13,7 +13,8 @@ taken from its first row: a member a row lacks is an empty cell. Exports are att
 surface, so no text is ever a formula: in the spreadsheet every text is a text cell, a
 character XML cannot hold shown as U+FFFD (no 500 on a control character in an old log);
 in the CSV a text starting with = + - @ tab, CR or NUL gets a ' in front and is quoted,
-as OWASP recommends. Numbers, booleans and nested values are written as JSON writes them.
+as OWASP recommends, and so does each part of it after a semicolon (where Dutch Excel
+starts a new cell). Numbers, booleans and nested values are written as JSON writes them.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EURO_FORMAT = "#,##0.00"  # Excel shows it in the reader's locale: 1.234.567,89 in Dutch
 TABLES = web.AppKey("tables", dict)  # each table's columns by its name (api/openapi.py's table_columns)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")  # OWASP's and ASVS 1.2.10's
+# Dutch Excel splits a CSV at semicolons, so a text's part after one starts a cell too.
+FORMULA_AFTER_SEMICOLON = re.compile(";(?=[=+\\-@\t\r\0])")
 NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # XML 1.0's Char
 MAX_CELL_TEXT = 32_767  # Excel's limit on the text of a cell
 
@@ -116,9 +119,10 @@ def _csv_field(value: Any) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    formula = isinstance(value, str) and text.startswith(FORMULA_START)
+    formula = isinstance(value, str) and (text.startswith(FORMULA_START) or bool(FORMULA_AFTER_SEMICOLON.search(text)))
     if formula:
-        text = "'" + text
+        text = FORMULA_AFTER_SEMICOLON.sub(";'", text)
+        text = "'" + text if text.startswith(FORMULA_START) else text
     if formula or any(c in text for c in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text

