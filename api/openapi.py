@@ -10,6 +10,7 @@ from typing import Any
 
 from api.render import XLSX
 from ledger.audit import MAX_POSITION
+from ledger.bounds import FIRST_YEAR, LAST_YEAR
 from ledger.events import PARTY_CODE, PAYLOADS, Envelope
 from ledger.rules import RULES
 
@@ -75,7 +76,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 _PARTY = _query("party", "Party code, e.g. GM0439", {"type": "string", "pattern": PARTY_CODE})
 _YEAR = _query("year", "Budget year (of an organisation, for a member: one it was a member in)",
-               {"type": "integer", "minimum": 1900, "maximum": 2999})
+               {"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR})
 _AS_OF = _query("asOf", "The answer as the ledger knew it at this recorded instant", {"type": "string", "format": "date-time"})
 _PAGE = _query("page", "Page number, from 1", {"type": "integer", "minimum": 1})
 _PAGE_SIZE = _query("pageSize", "Rows per page", {"type": "integer", "minimum": 1, "maximum": 1000})
@@ -626,7 +627,7 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
         "/v1/balances/{party}/{year}/{budget}/trail": _read(
             "listTrail", "balances", "Every event behind a budget's figures, in log order, with who posted it",
             [{"name": "party", "in": "path", "required": True, "schema": {"type": "string", "pattern": PARTY_CODE}},
-             {"name": "year", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1900, "maximum": 2999}},
+             {"name": "year", "in": "path", "required": True, "schema": {"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR}},
              {"name": "budget", "in": "path", "required": True, "schema": {"type": "string"}},
              _AS_OF, _PAGE, _PAGE_SIZE],
             _ok("The trail", _page_of("TrailEntry"), csv=True), secured,

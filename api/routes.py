@@ -22,6 +22,7 @@ from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
 from ledger.audit import MAX_POSITION, parse_anchor
+from ledger.bounds import FIRST_YEAR, LAST_YEAR
 from ledger.events import PARTY_CODE, Event, InvalidEvent, InvalidParam, parse_event
 from projections import iv3 as iv3_report
 from projections import queries
@@ -292,7 +293,7 @@ async def read_party(
 
 
 def optional_year(request: web.Request) -> int | None:
-    return int_param(request, "year", None, 1900, 2999)
+    return int_param(request, "year", None, FIRST_YEAR, LAST_YEAR)
 
 
 def required_year(request: web.Request) -> int:
@@ -303,7 +304,7 @@ def required_year(request: web.Request) -> int:
 
 
 def path_year(request: web.Request) -> int:
-    return whole_number("year", request.match_info["year"], 1900, 2999)
+    return whole_number("year", request.match_info["year"], FIRST_YEAR, LAST_YEAR)
 
 
 def policy_param(request: web.Request) -> str | None:

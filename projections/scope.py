@@ -11,9 +11,9 @@ from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 from typing import Any, TypeAlias
 
+from ledger.bounds import LAST_YEAR  # an open membership runs to the last year the ledger takes
 from projections.db import ReadDB
 
-LAST_YEAR = 2999  # the last budget year the ledger takes: an open membership runs to it
 
 Years: TypeAlias = tuple[tuple[int, int], ...]  # inclusive ranges of budget years, ascending, disjoint
 # A read's parties, each with its readable years (None: every year); a plain collection
