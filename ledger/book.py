@@ -179,8 +179,8 @@ class Book(Aggregate):
         if self.volume + _volume(entry, derived, effects) > PARTY_VOLUME_CAP:
             raise RuleViolation(
                 "party-volume-exceeded",
-                f"the amounts {self.party} posts may add up to at most {PARTY_VOLUME_CAP} cents without their signs; "
-                f"{self.volume} are taken",
+                f"{self.party} has moved {self.volume} cents (its amounts added up without their signs); this event "
+                f"would take it past the {PARTY_VOLUME_CAP} cents a party may move in all",
             )
         return derived
 
