@@ -164,7 +164,7 @@ def test_a_client_that_leaves_midway_is_a_client_abort_not_a_server_error(open_d
     before = len(proc.text())
     auth = f"Authorization: Bearer {demo.admin}\r\n"
     trickles = {
-        "abort-body": f"Content-Length: 100000\r\n\r\n{{\"id\": \"",
+        "abort-body": "Content-Length: 100000\r\n\r\n{\"id\": \"",
         "abort-chunk": "Transfer-Encoding: chunked\r\n\r\n400\r\n{\"id\": \"",
     }
     for request_id, rest in trickles.items():
