@@ -177,7 +177,7 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Appli
 def _lifecycle(ledger: Ledger | None) -> Callable[[web.Application], object]:
     async def context(app: web.Application):  # type: ignore[no-untyped-def]
         settings = app[state.SETTINGS]
-        app[state.LEDGER] = ledger or Ledger(settings.db, settings.lock_timeout)
+        app[state.LEDGER] = ledger or Ledger(settings.db, settings.lock_timeout, settings.snapshot_key)
         app[state.DB] = ReadDB(settings.db)
         app[state.TOKENS] = TokenStore(app[state.DB])
         projector = Projector(app[state.LEDGER], app[state.DB])

@@ -33,7 +33,7 @@ from ledger.book import RECORDED_AT, Book
 from ledger.events import ADMIN_ONLY_TYPES, Event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
-from ledger.snapshots import NOT_TRUSTED, MemorySnapshots
+from ledger.snapshots import NOT_TRUSTED, Seal, Snapshots, stored_recorder
 from ledger.store import PendingReceipt, Receipt, library_env
 from ledger.transcoder import OrjsonTranscoder
 
@@ -169,7 +169,8 @@ class Ledger(Application[UUID]):
     name = "ledger"
     snapshotting_intervals = {Book: SNAPSHOT_INTERVAL}
 
-    def __init__(self, db_url: str, lock_timeout: int | None = None):
+    def __init__(self, db_url: str, lock_timeout: int | None = None, snapshot_key: bytes | None = None):
+        self._snapshot_key = snapshot_key  # read by construct_snapshot_store, during super().__init__
         super().__init__(
             env={
                 **library_env(db_url, lock_timeout),
@@ -180,8 +181,16 @@ class Ledger(Application[UUID]):
         self._write_lock = threading.Lock()
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
-        """Snapshots in this process's memory, not in the store: ledger/snapshots.py."""
-        return EventStore(mapper=self.mapper, recorder=MemorySnapshots())
+        """Snapshots in this process's memory, and with a key sealed in the store too
+        (only a proven one is read back): ledger/snapshots.py."""
+        if self._snapshot_key is None:
+            return EventStore(mapper=self.mapper, recorder=Snapshots())
+        recorder = Snapshots(stored_recorder(self.factory), Seal(self._snapshot_key))
+        return EventStore(mapper=self.mapper, recorder=recorder)
+
+    @property
+    def _snapshots(self) -> Snapshots:
+        return self.snapshots.recorder  # type: ignore[union-attr,return-value]
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = OrjsonTranscoder()
@@ -363,9 +372,11 @@ class Ledger(Application[UUID]):
 
     def _cached_book(self, party: str) -> Book | None:
         """The party's book: this process's, cached; else derived from its events (after
-        this process's latest snapshot of it, if any: ledger/snapshots.py, never one
-        from the store) and snapshotted in memory, so that a refused batch's eviction
-        reloads it from there rather than from its first event."""
+        this process's latest snapshot of it, or with a key the store's latest proven
+        one: ledger/snapshots.py) and snapshotted in memory, so that a refused batch's
+        eviction reloads it from there rather than from its first event. A load that
+        read a snapshot interval's worth of events or more also stores its snapshot
+        (sealed), so that the next process's first load does not read them again."""
         book_id = Book.create_id(party)
         try:
             self.repository.cache.get(book_id)  # type: ignore[union-attr]
@@ -377,14 +388,14 @@ class Ledger(Application[UUID]):
         except AggregateNotFoundError:
             return None
         if loaded:
-            self._snapshot(book)
+            self._snapshot(book, memory_only=book.version - self._snapshots.loaded_from(book_id) < SNAPSHOT_INTERVAL)
         return book
 
-    def _snapshot(self, book: Book) -> None:
-        """Snapshot the stored book as it is in memory, into memory (the library's
-        `take_snapshot` would reload it from the store first)."""
+    def _snapshot(self, book: Book, memory_only: bool = False) -> None:
+        """Snapshot the stored book as it is in memory (the library's `take_snapshot`
+        would reload it from the store first): into memory, and with a key into the store."""
         snapshot_class = getattr(type(book), "Snapshot", type(self).snapshot_class)
-        self.snapshots.put([snapshot_class.take(book)])  # type: ignore[union-attr]
+        self.snapshots.put([snapshot_class.take(book)], memory_only=memory_only)  # type: ignore[union-attr]
 
     def _evict(self, parties: Iterable[str]) -> None:
         """Drop books a refused or conflicting batch may have advanced in the cache;
@@ -430,9 +441,11 @@ class Ledger(Application[UUID]):
     def verify(self, anchors: dict[int, str] | None = None, as_of: str | None = None, page: int = 1000) -> Verification:
         """Recompute the hash chain over the stored events and their receipts, in order,
         and name the first position that does not match (ledger/audit.py); with `as_of`,
-        over the events recorded by then. It says, too, that no stored snapshot is
-        trusted: the books are derived from these events alone."""
+        over the events recorded by then. It says, too, what of the stored snapshots is
+        trusted: with a key, each one's seal checked (ledger/snapshots.py); without,
+        none: the books are derived from these events alone."""
         audit = Audit(anchors=dict(anchors or {}))
+        parties: dict[str, str] = {}  # book id: party, to name a snapshot by
         after = 0
         while not audit.failed and after is not None:
             notifications = self.recorder.select_notifications(start=after, limit=page, inclusive_of_start=False)
@@ -448,11 +461,16 @@ class Ledger(Application[UUID]):
                 if as_of is not None and receipt is not None and receipt.recorded_at > as_of:
                     after = None  # recordedAt never goes back: nothing later was known then
                     break
-                if not self._verify_one(audit, position, events.get(position), receipt):
+                if not self._verify_one(audit, position, events.get(position), receipt, parties):
                     break
-        return replace(audit.result(), snapshots=NOT_TRUSTED)
+        checked = self._snapshots.check(parties)
+        if checked is None:
+            return replace(audit.result(), snapshots=NOT_TRUSTED)
+        return replace(audit.result(), snapshots=checked.summary(), snapshots_unproven=checked.unproven)
 
-    def _verify_one(self, audit: Audit, position: int, notification: Any, receipt: Receipt | None) -> bool:
+    def _verify_one(
+        self, audit: Audit, position: int, notification: Any, receipt: Receipt | None, parties: dict[str, str]
+    ) -> bool:
         if receipt is None:
             audit.fail(position, "a stored event without its receipt: the chain does not record it")
             return False
@@ -465,6 +483,7 @@ class Ledger(Application[UUID]):
         except Exception as error:  # a row altered past decoding is a finding, not a crash
             audit.fail(position, f"the stored event cannot be read ({type(error).__name__}): it was altered")
             return False
+        parties[str(e.originator_id)] = entry.get("party")
         if receipt.event_id != entry.get("id"):
             audit.fail(position, "the stored event is not the one its receipt was written for: it was moved")
             return False

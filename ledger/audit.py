@@ -64,6 +64,7 @@ class Verification:
     closed_years: list[dict[str, Any]]
     anchors: list[dict[str, Any]]
     snapshots: str | None = None  # of a store: what of its snapshots is trusted (ledger/snapshots.py)
+    snapshots_unproven: list[dict[str, Any]] = field(default_factory=list)  # stored ones whose seal fails
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -14,15 +14,35 @@ LEDGER_RATE_LIMIT    requests a second one token may send on average, per API wo
 LEDGER_RATE_BURST    requests one token may send at once before the average applies (200)
 LEDGER_CONTACT_NAME, LEDGER_CONTACT_EMAIL, LEDGER_CONTACT_URL
                      the operator's contact in the OpenAPI document (placeholders until set)
+LEDGER_SNAPSHOT_KEY  a secret of at least 32 bytes, as hex, held outside the database: snapshots
+                     of the books are then stored sealed with it, and only a proven one is used
+                     (ledger/snapshots.py); unset, snapshots stay in each process's memory
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 DEFAULT_DB = "sqlite:///./ledger.db"
+MIN_SNAPSHOT_KEY_BYTES = 32
+
+
+def snapshot_key(text: str | None) -> bytes | None:
+    """LEDGER_SNAPSHOT_KEY as bytes (None when unset or empty); a ValueError that does not
+    quote it when it is not hex or too short to be a secret."""
+    if not text or not text.strip():
+        return None
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise ValueError("LEDGER_SNAPSHOT_KEY is not hex digits (make one with: "
+                         "python -c 'import secrets; print(secrets.token_hex(32))')") from None
+    if len(key) < MIN_SNAPSHOT_KEY_BYTES:
+        raise ValueError(f"LEDGER_SNAPSHOT_KEY holds {len(key)} bytes; a key is at least {MIN_SNAPSHOT_KEY_BYTES} "
+                         f"({2 * MIN_SNAPSHOT_KEY_BYTES} hex digits)")
+    return key
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,7 @@ class Settings:
     contact_name: str = "participatie-ledger operator"
     contact_email: str = "operator@example.org"
     contact_url: str = "https://example.org/participatie-ledger"
+    snapshot_key: bytes | None = field(default=None, repr=False)  # a secret: never in a repr or a log
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -60,6 +81,7 @@ class Settings:
             contact_name=env.get("LEDGER_CONTACT_NAME", cls.contact_name),
             contact_email=env.get("LEDGER_CONTACT_EMAIL", cls.contact_email),
             contact_url=env.get("LEDGER_CONTACT_URL", cls.contact_url),
+            snapshot_key=snapshot_key(env.get("LEDGER_SNAPSHOT_KEY")),
         )
 
     def override(self, **values: Any) -> Settings:
