@@ -303,8 +303,11 @@ def _audit_schemas() -> dict[str, Any]:
                 "anchors": {"type": "array", "items": _object(
                     ["position", "hash", "matches"],
                     {"position": {"type": "integer"}, "hash": _HASH, "matches": {"type": "boolean"}})},
-                "snapshots": {"type": "string", "description": "What of the store's snapshots is trusted: none, for "
-                              "every book is derived from the verified events (ledger/snapshots.py)"},
+                "snapshots": {"type": "string", "description": "What of the store's snapshots is trusted. Without "
+                              "LEDGER_SNAPSHOT_KEY none: every book is derived from the verified events. With it, how "
+                              "many stored snapshots its seal proves, and each one it does not (party, book id and "
+                              "version: altered, or sealed under another key), which is never used; `intact` speaks "
+                              "of the log alone (ledger/snapshots.py)"},
             },
         )
     }

@@ -13,8 +13,14 @@ same budget, one after the other. `http` POSTs them to a freshly started `ledger
 `direct` calls `ledger.application.Ledger.post` (no HTTP, no projection). The batches of
 the two alternate (after one warm-up batch of a third gemeente), so both meet the same
 conditions; the rate is the batch size over the median batch latency, the first (cold)
-batch shown apart. Also the cold load of each book alone (`Ledger.repository.get`:
-snapshot plus the events after it).
+batch shown apart. Also the cold load of each book alone: a new `Ledger` instance's
+`repository.get`, which reads the book's latest stored snapshot, checks its seal and
+reads the events after it (fewer than the snapshot interval of 500).
+
+Everything runs with LEDGER_SNAPSHOT_KEY set (a key made for the run, in this process
+and in the served one): the setup is posted with it, so its snapshots are stored sealed
+as a served ledger stores them, and every cold load uses them (ledger/snapshots.py).
+Without a key a cold load replays the book from its first event instead.
 
 Raw: the same rows INSERTed into a plain table already holding as many rows as the
 history, and into an empty one.
@@ -23,7 +29,9 @@ history, and into an empty one.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import secrets
 import statistics
 import time
 from typing import Any
@@ -34,6 +42,26 @@ import common
 from generate import PB_COSTS, PB_SUBS, Out
 
 OLD, NEW, WARM = "GM0001", "GM0002", "GM0003"
+KEY = secrets.token_hex(32)  # LEDGER_SNAPSHOT_KEY of this run
+
+
+def keyed_ledger(url: str) -> Any:
+    from ledger.application import Ledger
+
+    return Ledger(url, snapshot_key=bytes.fromhex(KEY))
+
+
+def load_sealed(url: str, events: list[dict[str, Any]]) -> float:
+    """Post the setup as common.load_direct does, but with the key: the seconds it took."""
+    from ledger.events import parse_event
+
+    ledger = keyed_ledger(url)
+    start = time.perf_counter()
+    for chunk in common.chunks(events, 1000):
+        ledger.post([parse_event(e) for e in chunk], "admin:bench-load")
+    elapsed = time.perf_counter() - start
+    ledger.close()
+    return elapsed
 
 
 def setup_events(history: int, year: int, seed: int) -> tuple[list[dict[str, Any]], Out]:
@@ -78,10 +106,9 @@ def interleaved(measured: dict[str, list[list[dict[str, Any]]]]) -> list[tuple[s
 
 
 def run_direct(url: str, turns: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, list[float]]:
-    from ledger.application import Ledger
     from ledger.events import parse_event
 
-    ledger = Ledger(url)  # a new instance: its cache of books is empty
+    ledger = keyed_ledger(url)  # a new instance: its cache of books is empty
     latencies: dict[str, list[float]] = {}
     for party, batch in turns:
         t0 = time.perf_counter()
@@ -102,10 +129,10 @@ def run_http(url: str, token: str, turns: list[tuple[str, list[dict[str, Any]]]]
 
 
 def cold_load_ms(url: str, party: str) -> float:
-    from ledger.application import Ledger
+    """A new instance's load of the book: its latest sealed snapshot, proven, and the events after it."""
     from ledger.book import Book
 
-    ledger = Ledger(url)
+    ledger = keyed_ledger(url)
     t0 = time.perf_counter()
     ledger.repository.get(Book.create_id(party))
     elapsed = time.perf_counter() - t0
@@ -140,6 +167,7 @@ def main() -> None:
     p.add_argument("--via", default="http,direct", help="http and/or direct, comma-separated")
     p.add_argument("--year", type=int, default=2024)
     args = p.parse_args()
+    os.environ["LEDGER_SNAPSHOT_KEY"] = KEY  # for the `ledger serve` that common.Server starts
     setup, out = setup_events(args.history, args.year, args.seed)
     n = args.batches * args.batch_size
 
@@ -150,14 +178,15 @@ def main() -> None:
     rows: list[common.Row] = []
     sizes = {"history": args.history, "batches": args.batches, "batchSize": args.batch_size}
     with common.fresh_db(args.db, "history", args.keep) as url:
-        _, load_s = common.load_direct(url, setup, label="history")
+        load_s = load_sealed(url, setup)
         project_s = common.project_all(url)
         print(f"  setup: {len(setup):,} events posted in {load_s:.1f} s, projected in {project_s:.1f} s")
         (admin,) = common.tokens(url, ("admin", None))
         raw = raw_rates(url, setup, interleaved(fresh_batches()))
         cold_load_ms(url, WARM)  # imports and first-use costs, before either is measured
         loads = {party: cold_load_ms(url, party) for party in (OLD, NEW)}
-        rows.append(common.Row("history", args.db, f"cold load of the book with {args.history:,} events (snapshots)",
+        rows.append(common.Row("history", args.db,
+                               f"cold load of the book with {args.history:,} events (stored sealed snapshot, proven)",
                                "ms", loads[OLD], loads[NEW], higher_is_better=False, sizes=sizes,
                                extra={"note": "raw column: the cold load of the new book"}))
         for via in args.via.split(","):
