@@ -24,7 +24,11 @@ from ledger.config import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env().override(
+    try:
+        settings = Settings.from_env()
+    except ValueError as e:  # a setting that cannot be read: say which, without a traceback
+        raise SystemExit(f"ledger: {e}") from None
+    return settings.override(
         db=args.db,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),

@@ -42,9 +42,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresFactory
 
-from ledger.store import (
-    _SCHEMA_LOCK as SCHEMA_LOCK,  # the one lock the store creates its tables under
-)
+from ledger.store import SCHEMA_LOCK  # the one lock the store creates its tables under
 
 log = logging.getLogger("ledger.snapshots")
 

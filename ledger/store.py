@@ -38,7 +38,7 @@ RECEIPTS_TABLE = "ledger_receipts"
 # PostgreSQL: the channel a commit of new events notifies (projections/notify.py listens),
 # and the advisory lock key under which the event store's tables are created.
 LOG_CHANNEL = "ledger_log"
-_SCHEMA_LOCK = 7243002
+SCHEMA_LOCK = 7243002
 _LOOKUP_CHUNK = 500
 _WRITTEN_MEANWHILE = "the ledger was written to while the import was checked; import into a new database"
 
@@ -254,7 +254,7 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
         """Processes starting together (API workers, the projector) take turns: two
         concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL's catalog."""
         with self.datastore.transaction(commit=True) as lock:
-            lock.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            lock.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             super().create_table()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
