@@ -161,14 +161,7 @@ def test_a_refused_post_reloads_its_book_from_memory_not_from_its_first_event(tm
     first.close()
     app = Ledger(url)
     try:
-        reads: list[int | None] = []
-        get = app.events.get
-
-        def counted(originator_id: Any, *, gt: int | None = None, **kwargs: Any) -> Any:
-            reads.append(gt)
-            return get(originator_id, gt=gt, **kwargs)
-
-        app.events.get = counted  # type: ignore[method-assign]
+        reads = counting_reads(app)
         for _ in range(3):
             with pytest.raises(BatchRefused):
                 app.post([placed("b9", "2015-06-01")], "gemeente:test")
