@@ -70,18 +70,18 @@ class PendingReceipt:
     receipt: Receipt | None = None
 
 
-def _seal(pending: Sequence[PendingReceipt], positions: Sequence[int] | None, head: Any) -> list[tuple[Any, ...]]:
-    """Chain each pending event to the one before it; the receipt rows to insert."""
+def _seal(pending: Sequence[PendingReceipt], positions: Sequence[int] | None, head: Any) -> list[Receipt]:
+    """Chain each pending event to the one before it; the receipts to insert."""
     assert positions is not None and len(positions) == len(pending)
     previous, last_at = (head["chain_hash"], head["recorded_at"]) if head else (chain.GENESIS, "")
-    rows = []
+    receipts = []
     for p, position in zip(pending, positions):
         at = max(p.stamped_at, last_at)
         previous = chain.seal(chain.record(p.entry, p.derived, p.posted_by, position, at, previous, p.content_hash))
         last_at = at
         p.receipt = Receipt(p.entry["id"], p.content_hash, position, at, previous)
-        rows.append((p.receipt.event_id, p.content_hash, position, at, previous))
-    return rows
+        receipts.append(p.receipt)
+    return receipts
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -95,9 +95,10 @@ def _receipt(row: Any) -> Receipt:
 
 class _Receipts:
     """The receipt queries, the same on both engines but for the placeholder and the
-    table's name."""
+    tables' names."""
 
     _table: str
+    _events: str  # the event store's table, as a query names it
     _mark: str
     datastore: Any
 
@@ -114,10 +115,9 @@ class _Receipts:
 
     def _write_receipts(self, cursor: Any, pending: Sequence[PendingReceipt], positions: Sequence[int] | None) -> None:
         cursor.execute(self._q("SELECT chain_hash, recorded_at FROM {t} ORDER BY position DESC LIMIT 1"))
-        rows = _seal(pending, positions, cursor.fetchone())
-        cursor.executemany(self._q("INSERT INTO {t} VALUES (?, ?, ?, ?, ?)"), rows)
+        self._insert_receipts(cursor, _seal(pending, positions, cursor.fetchone()))
 
-    def _copy_receipts(self, cursor: Any, receipts: Sequence[Receipt]) -> None:
+    def _insert_receipts(self, cursor: Any, receipts: Sequence[Receipt]) -> None:
         cursor.executemany(
             self._q("INSERT INTO {t} VALUES (?, ?, ?, ?, ?)"),
             [(r.event_id, r.content_hash, r.position, r.recorded_at, r.chain_hash) for r in receipts],
@@ -135,12 +135,18 @@ class _Receipts:
     def _copy_in(self, pages: Iterable[tuple[Sequence[Notification], Sequence[Receipt]]]) -> int:
         raise NotImplementedError
 
-    def _check_copied(self, cursor: Any, events_table: str, copied: int) -> None:
+    def _check_copied(self, cursor: Any, copied: int) -> None:
         """The copy is the whole log: nothing was in it before, nor went in beside it."""
-        for table in (events_table, self._table):
+        for table in (self._events, self._table):
             cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
             if cursor.fetchone()["n"] != copied:
                 raise ValueError(_WRITTEN_MEANWHILE)
+
+    def book_count(self) -> int:
+        """How many books (parties) the store holds: each began with a version-1 event."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT COUNT(*) AS n FROM {self._events} WHERE originator_version = 1")
+            return int(c.fetchone()["n"])
 
     def receipts(self, event_ids: Sequence[str]) -> dict[str, Receipt]:
         """The receipts of those of `event_ids` that were accepted."""
@@ -172,11 +178,9 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
     _table = RECEIPTS_TABLE
     _mark = "?"
 
-    def book_count(self) -> int:
-        """How many books (parties) the store holds: each began with a version-1 event."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT COUNT(*) AS n FROM {self.events_table_name} WHERE originator_version = 1")
-            return int(c.fetchone()["n"])
+    @property
+    def _events(self) -> str:
+        return self.events_table_name
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *self._create_receipts()]
@@ -219,9 +223,9 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
                     "VALUES (?, ?, ?, ?, ?)",
                     [(n.id, UUID(str(n.originator_id)).hex, n.originator_version, n.topic, n.state) for n in events],
                 )
-                self._copy_receipts(c, receipts)
+                self._insert_receipts(c, receipts)
                 copied += len(events)
-            self._check_copied(c, self.events_table_name, copied)
+            self._check_copied(c, copied)
         return copied
 
 
@@ -239,16 +243,11 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
     def __init__(self, datastore: Any, **kwargs: Any):
         super().__init__(datastore, **kwargs)
         self._table = f'"{self.datastore.schema}"."{RECEIPTS_TABLE}"'
+        self._events = f'"{self.datastore.schema}"."{self.events_table_name}"'
         # The pool backs off up to 300 s between reconnection attempts: after a 70 s
         # outage the API stayed down 50 s after PostgreSQL was back. At most 10 s here.
         self.datastore.pool.reconnect_timeout = 10.0
         self.sql_create_statements.extend(SQL(statement) for statement in self._create_receipts())  # type: ignore[arg-type]
-
-    def book_count(self) -> int:
-        """How many books (parties) the store holds: each began with a version-1 event."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(f'SELECT COUNT(*) AS n FROM "{self.datastore.schema}"."{self.events_table_name}" WHERE originator_version = 1')
-            return int(c.fetchone()["n"])
 
     def create_table(self) -> None:
         """Processes starting together (API workers, the projector) take turns: two
@@ -270,7 +269,7 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
     def _copy_in(self, pages: Iterable[tuple[Sequence[Notification], Sequence[Receipt]]]) -> int:
         """Under the events table's lock; the position sequence then goes on after the
         last copied position."""
-        table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        table = self._events
         copied = last = 0
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
@@ -280,9 +279,9 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
                     "VALUES (%s, %s, %s, %s, %s)",
                     [(n.id, UUID(str(n.originator_id)), n.originator_version, n.topic, n.state) for n in events],
                 )
-                self._copy_receipts(curs, receipts)
+                self._insert_receipts(curs, receipts)
                 copied, last = copied + len(events), events[-1].id
-            self._check_copied(curs, table, copied)
+            self._check_copied(curs, copied)
             if copied:
                 curs.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)", (table, last))
                 curs.execute(f"NOTIFY {LOG_CHANNEL}")
@@ -293,7 +292,7 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
     ) -> None:
         if first_position is not None:  # under the table lock, so no other insert takes a number meanwhile
             self._lock_table(curs)
-            table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+            table = self._events
             curs.execute(f"SELECT COALESCE(MAX(notification_id), 0) AS head FROM {table}")
             _check_after(curs.fetchone()["head"], first_position)
             curs.execute("SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, false)", (table, first_position))
