@@ -233,11 +233,11 @@ class Book(Aggregate):
             grant = copy.deepcopy(self._subsidy(_subsidy_id(entry, derived)))
             _change_grant(grant, entry, derived)
         derived["budget"] = grant["budget"]
-        if subsidy.committed_months(grant) > MAX_GRANT_MONTHS:
+        months = subsidy.committed_months(grant)
+        if months > MAX_GRANT_MONTHS:
             raise RuleViolation(
                 "subsidy-period-too-long",
-                f"subsidy {_subsidy_id(entry, derived)} would commit {subsidy.committed_months(grant)} months; "
-                f"a grant commits at most {MAX_GRANT_MONTHS}",
+                f"subsidy {_subsidy_id(entry, derived)} would commit {months} months; a grant commits at most {MAX_GRANT_MONTHS}",
             )
         changes = subsidy.commitment_changes(grant, self.closed)
         if changes:
