@@ -418,17 +418,14 @@ class Ledger(Application[UUID]):
 
     def log(self, after: int = 0, limit: int = 1000) -> Iterator[LoggedEvent]:
         """Events with positions after `after`, in order, at most `limit` of them."""
-        notifications = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-        if not notifications:
-            return
-        previous, receipts = self.recorder.receipts_between(after, notifications[-1].id)  # type: ignore[attr-defined]
-        if [r.position for r in receipts] != [n.id for n in notifications]:
+        previous, events, receipts = self.recorder.log_page(after, limit)  # type: ignore[attr-defined]
+        if [r.position for r in receipts] != [position for position, _ in events]:
             raise LogDamaged(f"the events and receipts after position {after} do not pair up: run `ledger verify`")
         decode = self.mapper.transcoder.decode  # every stored event is a book's: no event objects needed
-        for n, receipt in zip(notifications, receipts):
-            e = decode(n.state)
+        for (position, state), receipt in zip(events, receipts):
+            e = decode(state)
             yield LoggedEvent(
-                n.id, e["entry"], e["derived"], e["posted_by"], receipt.recorded_at, receipt.content_hash, previous,
+                position, e["entry"], e["derived"], e["posted_by"], receipt.recorded_at, receipt.content_hash, previous,
                 receipt.chain_hash,
             )
             previous = receipt.chain_hash

@@ -99,6 +99,7 @@ class _Receipts:
 
     _table: str
     _events: str  # the event store's table, as a query names it
+    _position: str  # its column of positions (the notification id)
     _mark: str
     datastore: Any
 
@@ -167,6 +168,28 @@ class _Receipts:
             c.execute(self._q("SELECT * FROM {t} WHERE position > ? AND position <= ? ORDER BY position"), [after, upto])
             return (row["chain_hash"] if row else chain.GENESIS), [_receipt(r) for r in c.fetchall()]
 
+    def log_page(self, after: int, limit: int) -> tuple[str, list[tuple[int, bytes]], list[Receipt]]:
+        """Up to `limit` stored events after position `after`, as (position, state), with
+        the chain hash they follow and the receipts of their range, read in one
+        transaction: what `Ledger.log` pairs up. Plain rows: the library's
+        `select_notifications` builds an object and a UUID per event, a fifth of a
+        rebuild's reading for nothing the log needs."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {self._position} AS position, state FROM {self._events} WHERE {self._position} > {self._mark} "
+                f"ORDER BY {self._position} LIMIT {self._mark}",
+                [after, limit],
+            )
+            events = [(row["position"], bytes(row["state"])) for row in c.fetchall()]
+            if not events:
+                return chain.GENESIS, [], []
+            c.execute(self._q("SELECT chain_hash FROM {t} WHERE position <= ? ORDER BY position DESC LIMIT 1"), [after])
+            row = c.fetchone()
+            c.execute(
+                self._q("SELECT * FROM {t} WHERE position > ? AND position <= ? ORDER BY position"), [after, events[-1][0]]
+            )
+            return (row["chain_hash"] if row else chain.GENESIS), events, [_receipt(r) for r in c.fetchall()]
+
     def last_receipt_position(self) -> int:
         with self.datastore.transaction(commit=False) as c:
             c.execute(self._q("SELECT MAX(position) AS head FROM {t}"))
@@ -177,6 +200,7 @@ class _Receipts:
 class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
     _table = RECEIPTS_TABLE
     _mark = "?"
+    _position = "rowid"
 
     @property
     def _events(self) -> str:
@@ -231,6 +255,7 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
 
 class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
     _mark = "%s"
+    _position = "notification_id"
 
     # The library retries these 10 times, 0.2 s apart, each attempt waiting for a pooled
     # connection: with the database down a call (GET /readyz) hung for over 30 s. Once
