@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from ledger.bounds import FIRST_YEAR, LAST_YEAR
 from ledger.events import PARTY_CODE, Event, InvalidEvent, InvalidParam, parse_event
 from projections import iv3 as iv3_report
 from projections import queries
+from projections.db import ReadDB
 from projections.scope import Scope, Years, years_of
 
 log = logging.getLogger(__name__)
@@ -40,20 +42,46 @@ async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
-async def principal_of(request: web.Request) -> Principal:
-    """Who is calling (401 if nobody valid), within their token's rate limit (429)."""
-    principal = await run(authenticate, request, request.app[state.TOKENS])
+def admit(request: web.Request) -> Principal:
+    """Who is calling (401 if nobody valid), within their token's rate limit (429). Runs
+    on a read thread: the limiter's buckets are shared by them, hence the lock."""
+    principal = authenticate(request, request.app[state.TOKENS])
     request[PRINCIPAL_ID] = principal.token_id
-    request.app[state.LIMITER].check(principal.token_id)
+    with _LIMITING:
+        request.app[state.LIMITER].check(principal.token_id)
     return principal
 
 
-async def read_scope(request: web.Request) -> Scope:
-    """Authenticate, then the parties (and their years) this read covers: `?party=` if
-    allowed (in `?year=`, where the route has one), else all readable."""
-    principal = await principal_of(request)
+_LIMITING = threading.Lock()
+
+
+async def principal_of(request: web.Request) -> Principal:
+    return await run(admit, request)
+
+
+async def read(request: web.Request, work: Callable[[Principal, ReadDB], T]) -> T:
+    """`work(principal, db)` for the admitted caller: one hop to a read thread and one
+    transaction for the token, the scope and the query (a consistent view, and on
+    PostgreSQL one pooled connection)."""
+    return await run(_read, request, work)
+
+
+def _read(request: web.Request, work: Callable[[Principal, ReadDB], T]) -> T:
+    db = request.app[state.DB]
+    with db.transaction():
+        return work(admit(request), db)
+
+
+def scope_of(request: web.Request, principal: Principal, db: ReadDB) -> Scope:
+    """The parties (and their years) this read covers: `?party=` if allowed (in `?year=`,
+    where the route has one), else all readable."""
     party, as_of, year = party_param(request), as_of_param(request), optional_year(request)
-    return await run(check_read, principal, request.app[state.DB], party, as_of, year)
+    return check_read(principal, db, party, as_of, year)
+
+
+async def read_scoped(request: web.Request, query: Callable[[ReadDB, Scope], T]) -> T:
+    """`query(db, scope)` over what this read covers, in one hop (`read`)."""
+    return await read(request, lambda principal, db: query(db, scope_of(request, principal, db)))
 
 
 def as_of_param(request: web.Request) -> str | None:
@@ -196,17 +224,27 @@ async def post_events(request: web.Request) -> web.Response:
 # --- reading ----------------------------------------------------------------------
 
 
+def after_param(request: web.Request) -> int:
+    return int_param(request, "after", 0, 0, MAX_POSITION) or 0
+
+
+def limit_param(request: web.Request) -> int:
+    return int_param(request, "limit", 100, 1, 1000) or 100
+
+
 @routes.get("/v1/events")
 async def list_events(request: web.Request) -> web.StreamResponse:
-    db = request.app[state.DB]
-    parties = await read_scope(request)
-    after = int_param(request, "after", 0, 0, MAX_POSITION) or 0
-    as_of = as_of_param(request)
     if NDJSON in request.headers.get("Accept", ""):
-        return await _stream_events(request, parties, after, as_of)
-    limit = int_param(request, "limit", 100, 1, 1000) or 100
-    # One row past the page says whether a next page exists (a full last page has none).
-    rows, count = await run(queries.events, db, parties=parties, after=after, limit=limit + 1, as_of=as_of)
+        parties, after = await read_scoped(request, lambda db, parties: (parties, after_param(request)))
+        return await _stream_events(request, parties, after, as_of_param(request))
+
+    def page(db: ReadDB, parties: Scope) -> tuple[list[dict[str, Any]], int, int, int]:
+        after, as_of, limit = after_param(request), as_of_param(request), limit_param(request)
+        # One row past the page says whether a next page exists (a full last page has none).
+        rows, count = queries.events(db, parties=parties, after=after, limit=limit + 1, as_of=as_of)
+        return rows, count, after, limit
+
+    rows, count, after, limit = await read_scoped(request, page)
     more, rows = len(rows) > limit, rows[:limit]
     if wants_table(request):
         return table_response(request, rows, "events")
@@ -236,60 +274,66 @@ async def _stream_events(request: web.Request, parties: Scope, after: int, as_of
 
 @routes.get("/v1/events/{id}")
 async def get_event(request: web.Request) -> web.Response:
-    principal = await principal_of(request)
-    db, as_of = request.app[state.DB], as_of_param(request)
-    event = await run(queries.event, db, request.match_info["id"].lower(), as_of)
-    # One answer for an event that does not exist and one the token may not read: a 403
-    # would tell that another party logged it.
-    if event is None or not await run(may_read, principal, db, event["party"], event["year"], as_of):
-        raise not_found("no event with that id")
-    return json_response(event)
+    def readable_event(principal: Principal, db: ReadDB) -> dict[str, Any]:
+        as_of = as_of_param(request)
+        event = queries.event(db, request.match_info["id"].lower(), as_of)
+        # One answer for an event that does not exist and one the token may not read: a
+        # 403 would tell that another party logged it.
+        if event is None or not may_read(principal, db, event["party"], event["year"], as_of):
+            raise not_found("no event with that id")
+        return event
+
+    return json_response(await read(request, readable_event))
 
 
 @routes.get("/v1/balances")
 async def balances(request: web.Request) -> web.Response:
-    db = request.app[state.DB]
-    parties = await read_scope(request)
-    year = optional_year(request)
-    budget = request.query.get("budget")
-    rows = await run(queries.balances, db, parties=parties, year=year, budget=budget, as_of=as_of_param(request))
-    return page_of(request, rows, "balances")
+    def rows(db: ReadDB, parties: Scope) -> list[dict[str, Any]]:
+        year, budget = optional_year(request), request.query.get("budget")
+        return queries.balances(db, parties=parties, year=year, budget=budget, as_of=as_of_param(request))
+
+    return page_of(request, await read_scoped(request, rows), "balances")
 
 
 @routes.get("/v1/reserves")
 async def reserves(request: web.Request) -> web.Response:
-    db = request.app[state.DB]
-    parties = await read_scope(request)
-    year = optional_year(request)
-    rows = await run(queries.reserves, db, parties=parties, year=year, as_of=as_of_param(request))
+    rows = await read_scoped(
+        request, lambda db, parties: queries.reserves(db, parties=parties, year=optional_year(request), as_of=as_of_param(request))
+    )
     return page_of(request, rows, "reserves")
 
 
 @routes.get("/v1/parties")
 async def list_parties(request: web.Request) -> web.Response:
     """The parties this token may read, with the years they have figures for."""
-    db = request.app[state.DB]
-    parties = await read_scope(request)
-    rows = await run(queries.parties, db, parties=parties, as_of=as_of_param(request))
+    rows = await read_scoped(request, lambda db, parties: queries.parties(db, parties=parties, as_of=as_of_param(request)))
     return page_of(request, rows, "parties")
 
 
+Y = TypeVar("Y")
+PartyQuery = Callable[[ReadDB, str, Y, Years | None], T]
+
+
 async def read_party(
-    request: web.Request, year_of: Callable[[web.Request], T], path_param: str | None = None
-) -> tuple[str, T, Years | None]:
-    """Authenticate, then the one party this read is about (the path's `path_param`, else
-    `?party=`, else the token's own), its year (`year_of` the request) and the years the
-    token may read of it (None: every year); refused unless the token may read it then."""
-    principal = await principal_of(request)
-    if path_param is not None:
-        party: str | None = party_code(request.match_info[path_param], path_param)
-    else:
-        party = party_param(request) or principal.party
-    if party is None:
-        raise bad_param("party", "name the party, e.g. ?party=GM0439", "required")
-    year = year_of(request)
-    scope = await run(check_read, principal, request.app[state.DB], party, as_of_param(request), year)
-    return party, year, years_of(scope, party)
+    request: web.Request, year_of: Callable[[web.Request], Y], query: PartyQuery[Y, T], path_param: str | None = None
+) -> T:
+    """`query(db, party, year, years)` in one hop (`read`): the one party this read is
+    about (the path's `path_param`, else `?party=`, else the token's own), its year
+    (`year_of` the request) and the years the token may read of it (None: every year);
+    refused unless the token may read it then."""
+
+    def work(principal: Principal, db: ReadDB) -> T:
+        if path_param is not None:
+            party: str | None = party_code(request.match_info[path_param], path_param)
+        else:
+            party = party_param(request) or principal.party
+        if party is None:
+            raise bad_param("party", "name the party, e.g. ?party=GM0439", "required")
+        year = year_of(request)
+        scope = check_read(principal, db, party, as_of_param(request), year)
+        return query(db, party, year, years_of(scope, party))
+
+    return await read(request, work)
 
 
 def optional_year(request: web.Request) -> int | None:
@@ -320,33 +364,33 @@ def no_key(e: split.NoKey) -> Problem:
 
 @routes.get("/v1/organisations/{code}/cost-split")
 async def cost_split(request: web.Request) -> web.Response:
-    db = request.app[state.DB]
-    code, year, _ = await read_party(request, required_year, "code")
-    policy, as_of = policy_param(request), as_of_param(request)
-    if await run(queries.party_kind, db, code, as_of) != "organisation":
-        raise not_found(f"{code} is not a shared organisation")
-    try:
-        body = await run(queries.cost_split, db, code, year, policy, as_of)
-    except split.NoKey as e:
-        raise no_key(e) from None
+    def shares(db: ReadDB, code: str, year: int, _: Years | None) -> dict[str, Any]:
+        policy, as_of = policy_param(request), as_of_param(request)
+        if queries.party_kind(db, code, as_of) != "organisation":
+            raise not_found(f"{code} is not a shared organisation")
+        try:
+            return queries.cost_split(db, code, year, policy, as_of)
+        except split.NoKey as e:
+            raise no_key(e) from None
+
+    body = await read_party(request, required_year, shares, "code")
     if wants_table(request):
-        return table_response(request, [{"organisation": code, "year": year, "policy": body["policy"], **s} for s in body["shares"]], "cost-split")
+        rows = [{"organisation": body["organisation"], "year": body["year"], "policy": body["policy"], **s} for s in body["shares"]]
+        return table_response(request, rows, "cost-split")
     return json_response(body)
 
 
 @routes.get("/v1/winst")
 async def winst(request: web.Request) -> web.Response:
-    db = request.app[state.DB]
-    party, year, years = await read_party(request, optional_year)
-    body = await run(queries.winst, db, party, year, policy_param(request), as_of_param(request), years)
-    return json_response(body)
+    def figures(db: ReadDB, party: str, year: int | None, years: Years | None) -> dict[str, Any]:
+        return queries.winst(db, party, year, policy_param(request), as_of_param(request), years)
+
+    return json_response(await read_party(request, optional_year, figures))
 
 
 @routes.get("/v1/kpis")
 async def kpis(request: web.Request) -> web.Response:
-    db = request.app[state.DB]
-    party, year, _ = await read_party(request, required_year)
-    body = await run(queries.kpis, db, party, year, as_of_param(request))
+    body = await read_party(request, required_year, lambda db, party, year, _: queries.kpis(db, party, year, as_of_param(request)))
     if wants_table(request):
         return table_response(request, body["placements"], "kpis")
     return json_response(body)
@@ -354,10 +398,11 @@ async def kpis(request: web.Request) -> web.Response:
 
 @routes.get("/v1/trial-balance")
 async def trial_balance(request: web.Request) -> web.Response:
-    db = request.app[state.DB]
-    parties = await read_scope(request)
-    position = int_param(request, "position", None, 0, MAX_POSITION)
-    body = await run(queries.trial_balance, db, parties=parties, position=position, as_of=as_of_param(request))
+    def totals(db: ReadDB, parties: Scope) -> dict[str, Any]:
+        position = int_param(request, "position", None, 0, MAX_POSITION)
+        return queries.trial_balance(db, parties=parties, position=position, as_of=as_of_param(request))
+
+    body = await read_scoped(request, totals)
     if wants_table(request):
         return table_response(request, body.get("accounts", []), "trial-balance")
     return json_response(body)
@@ -383,24 +428,25 @@ async def audit_verify(request: web.Request) -> web.Response:
 @routes.get("/v1/journal")
 async def journal(request: web.Request) -> web.Response:
     """One party's postings, paged in the database (a journal grows with every event)."""
-    db = request.app[state.DB]
-    party, year, years = await read_party(request, optional_year)
-    as_of = as_of_param(request)
+    def postings(db: ReadDB, party: str, year: int | None, years: Years | None) -> tuple[list[dict[str, Any]], int]:
+        if wants_table(request):
+            return queries.journal(db, party=party, year=year, years=years, as_of=as_of_param(request))
+        page, size = page_params(request)
+        return queries.journal(db, party=party, year=year, years=years, as_of=as_of_param(request), offset=(page - 1) * size, limit=size)
+
+    rows, count = await read_party(request, optional_year, postings)
     if wants_table(request):
-        rows, _ = await run(queries.journal, db, party=party, year=year, years=years, as_of=as_of)
         return table_response(request, rows, "journal")
-    page, size = page_params(request)
-    rows, count = await run(queries.journal, db, party=party, year=year, years=years, as_of=as_of, offset=(page - 1) * size, limit=size)
-    return paged(request, rows, count, page, size)
+    return paged(request, rows, count, *page_params(request))
 
 
 @routes.get("/v1/balances/{party}/{year}/{budget}/trail")
 async def trail(request: web.Request) -> web.Response:
     """Every event behind a budget's figures, for the auditor tracing a euro back."""
-    db = request.app[state.DB]
-    party, year, _ = await read_party(request, path_year, "party")
-    budget = request.match_info["budget"]
-    rows = await run(queries.trail, db, party, year, budget, as_of_param(request))
+    def events(db: ReadDB, party: str, year: int, _: Years | None) -> list[dict[str, Any]]:
+        return queries.trail(db, party, year, request.match_info["budget"], as_of_param(request))
+
+    rows = await read_party(request, path_year, events, "party")
     return page_of(request, rows, "trail")
 
 
@@ -411,12 +457,14 @@ async def trail(request: web.Request) -> web.Response:
 async def get_iv3(request: web.Request) -> web.Response:
     """A party's Iv3 figures for a budget year and period (0 begroting, 1-4 the quarters
     cumulative, 5 jaarrekening); CSV: one row per line, with its side."""
-    db = request.app[state.DB]
-    party, year, _ = await read_party(request, required_year)
-    period = int_param(request, "period", iv3_report.JAARREKENING, 0, 5)
-    body = await run(iv3_report.report, db, party, year, period, as_of_param(request))
-    if body is None:
-        raise not_found(f"{party} is not a registered party")
+    def figures(db: ReadDB, party: str, year: int, _: Years | None) -> dict[str, Any]:
+        period = int_param(request, "period", iv3_report.JAARREKENING, 0, 5)
+        body = iv3_report.report(db, party, year, period, as_of_param(request))
+        if body is None:
+            raise not_found(f"{party} is not a registered party")
+        return body
+
+    body = await read_party(request, required_year, figures)
     if wants_table(request):
         return table_response(request, [{"side": side, **row} for side in ("lasten", "baten") for row in body["data"][side]], "iv3")
     return json_response(body)

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -46,6 +47,18 @@ class Cursor:
     def fetchone(self) -> tuple[Any, ...] | None:
         row = self._raw.fetchone()
         return None if row is None else tuple(row)
+
+
+class NestedWrite(RuntimeError):
+    """A write transaction was asked for inside a read one: it would not hold the write lock."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """The transaction open on a thread, which a nested `transaction()` joins."""
+
+    cursor: Cursor
+    write: bool
 
 
 def conninfo(db_url: str) -> str:
@@ -83,7 +96,7 @@ class ReadDB:
         else:
             self._pool = None
             self._path = unquote(db_url[len("sqlite:///") :])
-            self._local = threading.local()
+        self._local = threading.local()  # this thread's SQLite connection and open transaction
 
     def _sqlite(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -96,7 +109,24 @@ class ReadDB:
 
     @contextmanager
     def transaction(self, write: bool = False) -> Iterator[Cursor]:
-        """One transaction; committed if the block succeeds, rolled back otherwise."""
+        """One transaction; committed if the block succeeds, rolled back otherwise. Inside
+        another one on this thread it joins that one (so a request's queries share one
+        transaction and one connection); a write may not join a read, which holds no lock."""
+        joined: _Open | None = getattr(self._local, "open", None)
+        if joined is not None:
+            if write and not joined.write:
+                raise NestedWrite("a write transaction inside a read transaction")
+            yield joined.cursor
+            return
+        with self._outermost(write) as cursor:
+            self._local.open = _Open(cursor, write)
+            try:
+                yield cursor
+            finally:
+                self._local.open = None
+
+    @contextmanager
+    def _outermost(self, write: bool) -> Iterator[Cursor]:
         if self._pool is not None:
             with self._pool.connection() as conn, conn.transaction():
                 yield Cursor(conn.cursor(), postgres=True)
