@@ -42,9 +42,11 @@ async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+_LIMITING = threading.Lock()  # the rate limiter's buckets are shared by the read threads
+
+
 def admit(request: web.Request) -> Principal:
-    """Who is calling (401 if nobody valid), within their token's rate limit (429). Runs
-    on a read thread: the limiter's buckets are shared by them, hence the lock."""
+    """Who is calling (401 if nobody valid), within their token's rate limit (429)."""
     principal = authenticate(request, request.app[state.TOKENS])
     request[PRINCIPAL_ID] = principal.token_id
     with _LIMITING:
@@ -52,10 +54,8 @@ def admit(request: web.Request) -> Principal:
     return principal
 
 
-_LIMITING = threading.Lock()
-
-
 async def principal_of(request: web.Request) -> Principal:
+    """`admit` for a route that is no read of the read model (a post, the log's verification)."""
     return await run(admit, request)
 
 

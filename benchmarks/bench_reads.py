@@ -1,4 +1,4 @@
-"""Balance and cost-split reads over HTTP with N events in the log: latency percentiles.
+"""Every read of the issue over HTTP with N events in the log: latency percentiles.
 
     .venv/bin/python benchmarks/bench_reads.py --db sqlite --events 1000000
     .venv/bin/python benchmarks/bench_reads.py --reuse sqlite:////tmp/ledger-bench/year.db --events 1000000
@@ -6,15 +6,20 @@
 The log holds the first N events of a generated year (`--reuse URL` of the rebuild
 benchmark's database, else loaded here through `Ledger.post` and projected). Then
 `ledger serve`, and `--clients` concurrent clients on keep-alive connections, each
-reading as a finance controller would: GET /v1/balances?party=..&year=.. with the token
-of a random gemeente's controller, and GET /v1/organisations/{code}/cost-split?year=..
-with the token of a controller of a random member of a random organisation.
-`--requests` of each, after `--warmup` not measured.
+reading as a finance controller would, with the token of a random gemeente's
+controller: its balances, reserves, kpis, winst and Iv3 figures for the year, and the
+first page of the trail of one of its budgets; and with the token of a controller of
+a random member of a random organisation, that organisation's cost split under
+`solidariteit` and under `profijt`. `--requests` of each, after `--warmup` not
+measured; `--only` names some of the reads.
 
 Raw: the same reads as plain SELECTs on the read-model tables with JSON decode and
 encode, from as many threads with their own connections: the budget lines of the
-party and year; the organisation's key (weights decoded), charges (usage decoded) and
-memberships for the year.
+party and year; its reserves with their movements summed; its placements, targets,
+outflows, commitments and subsidies; its winst movements; the budget's movements
+joined to their events (bodies decoded), first page; its events of the year and its
+allocations (bodies decoded); the organisation's key (weights decoded), charges
+(usage decoded) and memberships for the year.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -76,7 +82,10 @@ def sql(url: str, text: str) -> str:
     return text if url.startswith("sqlite:///") else text.replace("?", "%s")
 
 
-def raw_balance(url: str) -> Callable[[Any, tuple[str, int]], bytes]:
+Raw = Callable[[Any, Any], bytes]
+
+
+def raw_balance(url: str) -> Raw:
     q = sql(url, "SELECT party, year, budget, sub_budget, allocated, income, spent, committed FROM budget_lines "
                  "WHERE party = ? AND year = ? ORDER BY budget, sub_budget")
 
@@ -90,7 +99,87 @@ def raw_balance(url: str) -> Callable[[Any, tuple[str, int]], bytes]:
     return read
 
 
-def raw_cost_split(url: str) -> Callable[[Any, tuple[str, int]], bytes]:
+def raw_reserves(url: str) -> Raw:
+    q = sql(url, "SELECT r.party, r.reserve, r.purpose, r.revolving, "
+                 "COALESCE(SUM(CASE WHEN m.effective_date <= ? THEN m.added - m.withdrawn ELSE 0 END), 0), "
+                 "COALESCE(SUM(CASE WHEN m.effective_date BETWEEN ? AND ? THEN m.added ELSE 0 END), 0), "
+                 "COALESCE(SUM(CASE WHEN m.effective_date BETWEEN ? AND ? THEN m.withdrawn ELSE 0 END), 0) "
+                 "FROM reserves r LEFT JOIN reserve_movements m ON m.party = r.party AND m.reserve = r.reserve "
+                 "WHERE r.party = ? GROUP BY r.party, r.reserve, r.purpose, r.revolving ORDER BY r.reserve")
+
+    def read(conn: Any, item: tuple[str, int]) -> bytes:
+        party, year = item
+        first, last = f"{year}-01-01", f"{year}-12-31"
+        rows = conn.execute(q, (last, first, last, first, last, party)).fetchall()
+        return orjson.dumps({"results": [
+            {"party": p, "reserve": r, "purpose": u, "revolving": bool(v), "balanceCents": int(b), "addedCents": int(a),
+             "withdrawnCents": int(w)} for p, r, u, v, b, a, w in rows]})
+
+    return read
+
+
+def raw_kpis(url: str) -> Raw:
+    qs = [sql(url, q) for q in (
+        "SELECT kind, hours, started, ended FROM placements WHERE party = ?",
+        "SELECT kind, places, binding FROM placement_targets WHERE party = ? AND year = ? ORDER BY position",
+        "SELECT extent, SUM(clients), SUM(avoided) FROM outflows WHERE party = ? AND year = ? GROUP BY extent",
+        "SELECT COALESCE(SUM(committed), 0) FROM budget_movements WHERE party = ? AND year = ?",
+        "SELECT start_date, end_date FROM subsidies WHERE party = ?",
+    )]
+
+    def read(conn: Any, item: tuple[str, int]) -> bytes:
+        party, _ = item
+        placements, targets, outflows, committed, subsidies = (
+            conn.execute(q, item if "year" in q else (party,)).fetchall() for q in qs)
+        return orjson.dumps({"placements": [(k, orjson.loads(h), s, e) for k, h, s, e in placements],
+                             "targets": [(k, orjson.loads(p), b) for k, p, b in targets],
+                             "outflows": [(e, int(n), int(a)) for e, n, a in outflows],
+                             "committedCents": int(committed[0][0]), "subsidies": subsidies})
+
+    return read
+
+
+def raw_winst(url: str) -> Raw:
+    q = sql(url, "SELECT year, source, destination, member, realised, reinvested FROM winst_movements WHERE party = ?")
+
+    def read(conn: Any, item: tuple[str, int]) -> bytes:
+        rows = conn.execute(q, (item[0],)).fetchall()
+        return orjson.dumps({"realisedCents": sum(int(r[4]) for r in rows if r[0] == item[1]),
+                             "movements": [(y, s, d, m, int(r), int(i)) for y, s, d, m, r, i in rows]})
+
+    return read
+
+
+PAGE = 100  # the API's default page size: the trail's first page
+
+
+def raw_trail(url: str) -> Raw:
+    q = sql(url, "SELECT m.position, m.sub_budget, m.allocated, m.income, m.spent, m.committed, e.body "
+                 "FROM budget_movements m JOIN log_events e ON e.position = m.position "
+                 "WHERE m.party = ? AND m.year = ? AND m.budget = ? ORDER BY m.position")
+
+    def read(conn: Any, item: tuple[str, int, str]) -> bytes:
+        rows = conn.execute(q, item).fetchall()
+        page = [{"position": p, "subBudget": s or None, "allocatedCents": a, "incomeCents": i, "spentCents": sp,
+                 "committedCents": c, "event": orjson.loads(body)} for p, s, a, i, sp, c, body in rows[:PAGE]]
+        return orjson.dumps({"count": len(rows), "results": page})
+
+    return read
+
+
+def raw_iv3(url: str) -> Raw:
+    events = sql(url, "SELECT effective_date, body FROM log_events WHERE party = ? AND year = ? ORDER BY position")
+    allocations = sql(url, "SELECT body FROM log_events WHERE party = ? AND type = 'BudgetAllocated' ORDER BY position")
+
+    def read(conn: Any, item: tuple[str, int]) -> bytes:
+        rows = [(date, orjson.loads(body)) for date, body in conn.execute(events, item).fetchall()]
+        sources = [orjson.loads(body) for (body,) in conn.execute(allocations, (item[0],)).fetchall()]
+        return orjson.dumps({"events": rows, "allocations": sources})
+
+    return read
+
+
+def raw_cost_split(url: str) -> Raw:
     key = sql(url, "SELECT year, basis, weights, policy FROM allocation_keys WHERE organisation = ? AND year <= ? "
                    "ORDER BY year DESC, position DESC LIMIT 1")
     charges = sql(url, "SELECT unit, cents, usage FROM organisation_charges WHERE organisation = ? AND year = ? ORDER BY position")
@@ -107,54 +196,122 @@ def raw_cost_split(url: str) -> Callable[[Any, tuple[str, int]], bytes]:
     return read
 
 
-def targets(url: str) -> tuple[int, list[str], dict[str, list[str]]]:
-    """The year, the gemeenten, and each organisation's members in that year's read model."""
+@dataclass(frozen=True)
+class World:
+    """What the reads are drawn from: the year, each gemeente's budgets that year, each
+    organisation's members (organisations with a key only), and a controller token per gemeente."""
+
+    year: int
+    budgets: dict[str, list[str]]
+    orgs: dict[str, list[str]]
+    controllers: dict[str, str]
+
+
+def targets(url: str) -> tuple[int, dict[str, list[str]], dict[str, list[str]]]:
+    """The year, each gemeente's budgets, and each keyed organisation's members in that year's read model."""
     conn = common.raw_connect(url)
     try:
         year = conn.execute("SELECT MAX(year) FROM budget_lines").fetchone()[0]
-        gemeenten = [r[0] for r in conn.execute("SELECT code FROM parties WHERE kind = 'gemeente' ORDER BY code")]
+        gemeenten = {r[0] for r in conn.execute("SELECT code FROM parties WHERE kind = 'gemeente'")}
+        budgets: dict[str, list[str]] = {}
+        for party, budget in conn.execute(sql(url, "SELECT DISTINCT party, budget FROM budget_lines WHERE year = ? "
+                                                   "ORDER BY party, budget"), (year,)):
+            budgets.setdefault(party, []).append(budget)
         orgs: dict[str, list[str]] = {}
         for org, member in conn.execute("SELECT organisation, member FROM memberships ORDER BY organisation, member"):
             orgs.setdefault(org, []).append(member)
         keyed = {r[0] for r in conn.execute("SELECT DISTINCT organisation FROM allocation_keys")}
     finally:
         conn.close()
-    return year, gemeenten, {o: m for o, m in orgs.items() if o in keyed}
+    return year, {g: b for g, b in budgets.items() if g in gemeenten}, {o: m for o, m in orgs.items() if o in keyed}
+
+
+Request = tuple[str, dict[str, Any], str]
+Draw = Callable[[random.Random, World], tuple[Request, Any]]  # one HTTP request and the raw read's item
+
+
+def party_read(path: str) -> Draw:
+    """`path?party&year` of a random gemeente, with its controller's token."""
+    def draw(rng: random.Random, w: World) -> tuple[Request, Any]:
+        party = rng.choice(sorted(w.budgets))
+        return (path, {"party": party, "year": w.year}, w.controllers[party]), (party, w.year)
+
+    return draw
+
+
+def trail_read(rng: random.Random, w: World) -> tuple[Request, Any]:
+    party = rng.choice(sorted(w.budgets))
+    budget = rng.choice(w.budgets[party])
+    return (f"/v1/balances/{party}/{w.year}/{budget}/trail", {}, w.controllers[party]), (party, w.year, budget)
+
+
+def split_read(policy: str) -> Draw:
+    """A random organisation's cost split under `policy`, with the token of a random member's controller."""
+    def draw(rng: random.Random, w: World) -> tuple[Request, Any]:
+        org = rng.choice(sorted(w.orgs))
+        token = w.controllers[rng.choice(w.orgs[org])]
+        return (f"/v1/organisations/{org}/cost-split", {"year": w.year, "policy": policy}, token), (org, w.year)
+
+    return draw
+
+
+@dataclass(frozen=True)
+class Read:
+    """One read the issue times: its row's name, the request drawn, the raw read of the same rows."""
+
+    case: str
+    draw: Draw
+    raw: Callable[[str], Raw]
+
+
+READS = {
+    "balances": Read("GET /v1/balances?party&year", party_read("/v1/balances"), raw_balance),
+    "reserves": Read("GET /v1/reserves?party&year", party_read("/v1/reserves"), raw_reserves),
+    "cost-split-solidariteit": Read("GET /v1/organisations/{code}/cost-split?year&policy=solidariteit",
+                                    split_read("solidariteit"), raw_cost_split),
+    "cost-split-profijt": Read("GET /v1/organisations/{code}/cost-split?year&policy=profijt", split_read("profijt"),
+                               raw_cost_split),
+    "kpis": Read("GET /v1/kpis?party&year", party_read("/v1/kpis"), raw_kpis),
+    "winst": Read("GET /v1/winst?party&year", party_read("/v1/winst"), raw_winst),
+    "trail": Read("GET /v1/balances/{party}/{year}/{budget}/trail, first page", trail_read, raw_trail),
+    "iv3": Read("GET /v1/iv3?party&year", party_read("/v1/iv3"), raw_iv3),
+}
+
+
+def measure(url: str, server: common.Server, read: Read, world: World, args: Any) -> list[common.Row]:
+    """One read, over HTTP and raw: its p99 row (with the 5 ms target) and its p50 row."""
+    rng, raw = random.Random(args.seed), read.raw(url)
+    drawn = [read.draw(rng, world) for _ in range(args.requests + args.warmup)]
+    reqs, work = [r for r, _ in drawn], [w for _, w in drawn]
+    asyncio.run(http_reads(server.base, reqs[:args.warmup], args.clients))
+    elapsed, lat = asyncio.run(http_reads(server.base, reqs[args.warmup:], args.clients))
+    raw_reads(url, work[:args.warmup], args.clients, raw)
+    raw_lat = raw_reads(url, work[args.warmup:], args.clients, raw)
+    ours, plain = common.percentiles(lat), common.percentiles(raw_lat)
+    case = f"{read.case}, {args.clients} clients"
+    sizes = {"events": common.head_of(url), "requests": args.requests, "clients": args.clients,
+             "parties": len(world.budgets), "organisations": len(world.orgs)}
+    extra = {"ms": ours, "rawMs": plain, "requestsPerSecond": round(len(lat) / elapsed, 1)}
+    return [
+        common.Row("reads", common.store_of(url), case, "p99 ms", ours["p99"], plain["p99"], higher_is_better=False,
+                   target=5, sizes=sizes, extra=extra),
+        common.Row("reads", common.store_of(url), case, "p50 ms", ours["p50"], plain["p50"], higher_is_better=False,
+                   sizes=sizes),
+    ]
 
 
 def run(url: str, args: Any) -> None:
     loaded = bench_rebuild.prepare(url, args.events, args.seed)
     if loaded is not None or common.head_of(url) > _projected(url):
         print(f"  projected the log in {common.project_all(url):,.1f} s", flush=True)
-    head = common.head_of(url)
-    year, gemeenten, orgs = targets(url)
-    rng = random.Random(args.seed)
+    year, budgets, orgs = targets(url)
+    gemeenten = sorted({*budgets, *(m for members in orgs.values() for m in members)})
     controllers = dict(zip(gemeenten, common.tokens(url, *(("controller", g) for g in gemeenten)), strict=True))
-    total = args.requests + args.warmup
-    balance_work = [(rng.choice(gemeenten), year) for _ in range(total)]
-    org_work = [(org, year) for org in (rng.choice(sorted(orgs)) for _ in range(total))]
-    balance_reqs = [("/v1/balances", {"party": p, "year": y}, controllers[p]) for p, y in balance_work]
-    split_reqs = [(f"/v1/organisations/{o}/cost-split", {"year": y}, controllers[rng.choice(orgs[o])]) for o, y in org_work]
-    rows = []
-    sizes = {"events": head, "requests": args.requests, "clients": args.clients, "parties": len(gemeenten),
-             "organisations": len(orgs)}
+    world = World(year, budgets, orgs, controllers)
+    rows: list[common.Row] = []
     with common.Server(url) as server:
-        for name, reqs, work, raw in (("GET /v1/balances?party&year", balance_reqs, balance_work, raw_balance(url)),
-                                      ("GET /v1/organisations/{code}/cost-split?year", split_reqs, org_work,
-                                       raw_cost_split(url))):
-            asyncio.run(http_reads(server.base, reqs[:args.warmup], args.clients))
-            elapsed, lat = asyncio.run(http_reads(server.base, reqs[args.warmup:], args.clients))
-            raw_reads(url, work[:args.warmup], args.clients, raw)
-            raw_lat = raw_reads(url, work[args.warmup:], args.clients, raw)
-            ours, plain = common.percentiles(lat), common.percentiles(raw_lat)
-            case = f"{name}, {args.clients} clients"
-            extra = {"ms": ours, "rawMs": plain, "requestsPerSecond": round(len(lat) / elapsed, 1)}
-            rows += [
-                common.Row("reads", common.store_of(url), case, "p99 ms", ours["p99"], plain["p99"], higher_is_better=False,
-                           target=5, sizes=sizes, extra=extra),
-                common.Row("reads", common.store_of(url), case, "p50 ms", ours["p50"], plain["p50"], higher_is_better=False,
-                           sizes=sizes),
-            ]
+        for name in args.only.split(","):
+            rows += measure(url, server, READS[name], world, args)
     common.report(rows, record=not args.no_record)
 
 
@@ -175,6 +332,7 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--requests", type=int, default=5000, help="measured requests per endpoint (default 5,000)")
     p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--only", default=",".join(READS), help=f"which of {', '.join(READS)} (default all)")
     args = p.parse_args()
     with common.reused_or_fresh(args, "reads") as url:
         run(url, args)

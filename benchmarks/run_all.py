@@ -37,8 +37,9 @@ RAW = {
     "history": "the same batches INSERTed into a plain table holding the history vs an empty one "
                "(cold-load and first-batch rows: the raw column is the new book's figure)",
     "rebuild": "SELECT of every stored event from the event store's table, streamed, each JSON-decoded",
-    "reads": "the same reads as plain SELECTs on the read-model tables with JSON decode/encode, "
-             "as many threads with their own connections as clients",
+    "reads": "each read (balances, reserves, cost split under each policy, kpis, winst, the trail's first page, "
+             "Iv3; every one with the target p99 ≤ 5 ms) as plain SELECTs of the same rows on the read-model tables "
+             "with JSON decode/encode, as many threads with their own connections as clients",
 }
 
 
