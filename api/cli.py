@@ -39,6 +39,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve_one(settings: Settings, reuse_port: bool) -> None:
     from api import logs
     from api.app import create_app
+    from ledger import collector
 
     logs.configure()
     if reuse_port:  # a worker of `ledger serve --workers N`: it never outlives its supervisor
@@ -51,8 +52,14 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
             os.kill(os.getpid(), signal.SIGTERM)  # aiohttp's graceful exit
 
         threading.Thread(target=exit_with_supervisor, name="supervisor-watch", daemon=True).start()
+    app = create_app(settings)
+
+    async def settle(_app: web.Application) -> None:
+        collector.settle_server()  # after the lifecycle has loaded the ledger (api/app.py)
+
+    app.on_startup.append(settle)
     web.run_app(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         reuse_port=reuse_port,

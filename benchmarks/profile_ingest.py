@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/profile_ingest.py --db sqlite --events 20000 [--top 40] [--out ingest.prof]
 
 For each batch of `--batch` generated events, as the HTTP handler does it: decode the
-body (orjson), validate every event (`parse_event`), `Ledger.post`, then project the
-batch (`Projector.run_once`, what the POST waits for). Prints the time of each phase
+body (orjson), validate every event (`parse_event`), `Ledger.post`, which projects
+the batch in its transaction as the API's does (`--follow-only`: not, and the
+projector follows the log instead: `Projector.catch_up`, what the POST then waits for). Prints the time of each phase
 and the functions cProfile finds most expensive (cumulative), with the profiler's
 overhead: use the phase split for proportions, not the absolute rates. (The HTTP
 server runs this work in executor threads, where cProfile cannot follow it.)
@@ -27,6 +28,8 @@ def main() -> None:
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--out", help="write the profile here (for snakeviz or pstats)")
     p.add_argument("--no-profile", action="store_true", help="time the phases only, without cProfile's overhead")
+    p.add_argument("--follow-only", action="store_true",
+                   help="project by following the log only, not in the posting transaction as the API does")
     args = p.parse_args()
     from ledger.application import Ledger
     from ledger.events import parse_event
@@ -41,6 +44,8 @@ def main() -> None:
         projector = Projector(ledger, db)
         ledger.post([parse_event(e) for e in registrations], "admin:profile")
         projector.catch_up()
+        if not args.follow_only:
+            projector.project_own_posts()
         phases = {"decode": 0.0, "validate": 0.0, "post": 0.0, "project": 0.0}
         profile = cProfile.Profile()
         if not args.no_profile:

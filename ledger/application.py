@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +34,8 @@ from ledger.events import ADMIN_ONLY_TYPES, Event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
 from ledger.snapshots import NOT_TRUSTED, Seal, Snapshots, stored_recorder
-from ledger.store import PendingReceipt, Receipt, library_env
+from ledger.effects import Effects
+from ledger.store import OnSealed, PendingReceipt, Receipt, library_env
 from ledger.transcoder import OrjsonTranscoder
 
 SNAPSHOT_INTERVAL = 500
@@ -87,6 +88,7 @@ class LoggedEvent:
     content_hash: str
     previous_hash: str
     chain_hash: str
+    effects: Effects | None = None  # as decided, for an event just posted; a reader derives them (ledger/effects.py)
 
     def sealed(self) -> dict[str, Any]:
         """The record its chain hash seals (ledger/chain.py)."""
@@ -117,10 +119,10 @@ class IdReused(Exception):
 
 
 def rfc3339(ts: datetime) -> str:
-    """Fixed-width UTC instants (the year too: strftime leaves years below 1000
-    unpadded), so text order is time order."""
-    utc = ts.astimezone(UTC)
-    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+    """Fixed-width UTC instants (`isoformat` pads the year to four digits, where
+    strftime leaves years below 1000 unpadded, and costs half), so text order is time
+    order."""
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 class _Batch:
@@ -179,6 +181,10 @@ class Ledger(Application[UUID]):
             }
         )
         self._write_lock = threading.Lock()
+        # Set by a projector that projects this process's posts in their own transaction
+        # (projections/runner.py): called with a cursor of it, the position the log
+        # stood at before the batch, and the batch as logged events.
+        self.project_inline: Callable[[Any, int, list[LoggedEvent]], None] | None = None
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         """Snapshots in this process's memory, and with a key sealed in the store too
@@ -308,12 +314,15 @@ class Ledger(Application[UUID]):
             fresh.append(mine)
 
         pending = []
+        effects: list[Effects | None] = []
         for p, mine in zip(posts, fresh):
             violations: list[tuple[int, RuleViolation]] = []
             for i, e in mine:
                 stamp = RECORDED_AT.set(recorded_at[i] if recorded_at is not None else None)
                 try:
-                    pending.extend(self._decide(e, p.posted_by, batch))
+                    stored_events, decided_effects = self._decide(e, p.posted_by, batch)
+                    pending.extend(stored_events)
+                    effects.extend([decided_effects] * len(stored_events))
                 except RuleViolation as v:
                     violations.append((i, v))
                 finally:
@@ -334,7 +343,8 @@ class Ledger(Application[UUID]):
             ]
             # Straight to the event store: `Application.save` would also check each event
             # against a runtime protocol, a third of the posting time in batches of 1,000.
-            self.events.put(pending, receipts=stored, first_position=first_position)
+            on_sealed = None if self.project_inline is None else self._projecting(effects)
+            self.events.put(pending, receipts=stored, first_position=first_position, on_sealed=on_sealed)
             batch.stored = True
             for (n, i, _), r in zip(placed, stored, strict=True):
                 assert r.receipt is not None  # completed by the recorder
@@ -346,14 +356,16 @@ class Ledger(Application[UUID]):
             for results, mine in zip(answers, fresh, strict=True)
         ]
 
-    def _decide(self, event: Event, posted_by: str, batch: _Batch) -> list[Any]:
+    def _decide(self, event: Event, posted_by: str, batch: _Batch) -> tuple[list[Any], Effects | None]:
         """Check one event against its party's books and record it there; return the
-        library event to store."""
+        library event to store, and the effects of a non-registration (for the
+        projection in the same transaction)."""
         entry = event.entry
         fields = bsn_like_fields(entry)
         if fields:
             raise RuleViolation("bsn-like-value", f"{', '.join(fields)} holds a value that passes the elfproef")
         book = batch.book(event.party)
+        effects = None
         if event.type in ADMIN_ONLY_TYPES:
             Book.check_registration(entry, book, batch)
             derived: dict[str, Any] = {}
@@ -365,10 +377,30 @@ class Ledger(Application[UUID]):
         else:
             if book is None:
                 raise RuleViolation("unknown-party", f"{event.party} is not registered")
-            derived = book.decide(entry, batch)
-            book.record(entry=entry, derived=derived, posted_by=posted_by)
+            decided = book.decide(entry, batch)
+            derived, effects = decided.derived, decided.effects
+            book.record(entry=entry, derived=derived, posted_by=posted_by, decided=decided)
         batch.accepted[event.id] = (entry, derived)
-        return list(book.collect_events())
+        return list(book.collect_events()), effects
+
+    def _projecting(self, effects: Sequence[Effects | None]) -> OnSealed:
+        """What the store runs once the batch is sealed, in its transaction: the batch
+        as logged events, with the effects decided for them, handed to `project_inline`."""
+
+        def on_sealed(cursor: Any, after: int, previous: str, sealed: Sequence[PendingReceipt]) -> None:
+            assert self.project_inline is not None
+            events = []
+            for p, e in zip(sealed, effects, strict=True):
+                r = p.receipt
+                assert r is not None
+                events.append(
+                    LoggedEvent(r.position, p.entry, p.derived, p.posted_by, r.recorded_at, r.content_hash, previous,
+                                r.chain_hash, e)
+                )
+                previous = r.chain_hash
+            self.project_inline(cursor, after, events)
+
+        return on_sealed
 
     def _cached_book(self, party: str) -> Book | None:
         """The party's book: this process's, cached; else derived from its events (after

@@ -15,13 +15,12 @@ the library can snapshot it.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import datetime
 from fractions import Fraction
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.domain import Aggregate, datetime_now_with_tzinfo, event
 
@@ -84,6 +83,16 @@ def placement_measure(kind: str, hours_per_week: int | float) -> Fraction:
     return subsidy.exact(hours_per_week) / 25 if kind == "banenafspraak" else Fraction(1)
 
 
+class Decision(NamedTuple):
+    """What `Book.decide` found for an accepted event: what the ledger derives for it,
+    its effects, and what it adds to the party's volume. Computed once, then applied
+    to the book and projected (projections/runner.py)."""
+
+    derived: dict[str, Any]
+    effects: Effects
+    volume: int
+
+
 # When set, the instant the event being recorded was first recorded: an import of an
 # exported log keeps every event's recordedAt, so as-of reads answer as before.
 RECORDED_AT: ContextVar[datetime | None] = ContextVar("recorded_at", default=None)
@@ -132,8 +141,22 @@ class Book(Aggregate):
         def apply(self, book: Book) -> None:
             book._apply(self.entry, self.derived)
 
-    def record(self, entry: dict[str, Any], derived: dict[str, Any], posted_by: str) -> None:
-        self.trigger_event(self.Recorded, entry=entry, derived=derived, posted_by=posted_by)
+    def record(self, entry: dict[str, Any], derived: dict[str, Any], posted_by: str, decided: Decision | None = None) -> None:
+        """Record an event the book accepted: what the library's `trigger_event` does
+        (the next version, the stamp, the pending event), but applied with the effects
+        `decide` computed for it, where given, rather than computing them again."""
+        recorded = self.Recorded(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=self.Recorded.create_timestamp(),
+            entry=entry,
+            derived=derived,
+            posted_by=posted_by,
+        )
+        self._apply(entry, derived, decided)
+        self.version = recorded.originator_version
+        self.modified_on = recorded.timestamp
+        self._pending_events.append(recorded)
 
     # --- deciding -------------------------------------------------------------
 
@@ -152,9 +175,9 @@ class Book(Aggregate):
         elif existing is not None:
             raise RuleViolation("party-already-registered", f"{entry['party']} is already registered")
 
-    def decide(self, entry: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def decide(self, entry: dict[str, Any], ctx: Context) -> Decision:
         """Check `entry` against every rule; return what the ledger derives for it
-        (stored beside the client's content) or raise `RuleViolation`."""
+        (stored beside the client's content) with its effects, or raise `RuleViolation`."""
         kind = entry["type"]
         data = entry["data"]
         self._check_open(entry)
@@ -176,13 +199,14 @@ class Book(Aggregate):
         effects = effects_of(entry, derived)
         self._check_known_budgets(kind, effects)
         self._check_limits(kind, effects)
-        if self.volume + _volume(entry, derived, effects) > PARTY_VOLUME_CAP:
+        moved = _volume(entry, derived, effects)
+        if self.volume + moved > PARTY_VOLUME_CAP:
             raise RuleViolation(
                 "party-volume-exceeded",
                 f"{self.party} has moved {self.volume} cents (its amounts added up without their signs); this event "
                 f"would take it past the {PARTY_VOLUME_CAP} cents a party may move in all",
             )
-        return derived
+        return Decision(derived, effects, moved)
 
     def _check_open(self, entry: dict[str, Any]) -> None:
         for year in {entry["year"], int(entry["effectiveDate"][:4])}:
@@ -230,7 +254,7 @@ class Book(Aggregate):
         if entry["type"] == "SubsidyGranted":
             grant = subsidy.new_grant(entry["data"], entry["effectiveDate"])
         else:
-            grant = copy.deepcopy(self._subsidy(_subsidy_id(entry, derived)))
+            grant = subsidy.working_copy(self._subsidy(_subsidy_id(entry, derived)))
             _change_grant(grant, entry, derived)
         derived["budget"] = grant["budget"]
         months = subsidy.committed_months(grant)
@@ -451,11 +475,15 @@ class Book(Aggregate):
         prefix = f"{year}|{budget}|"
         return [(k, v) for k, v in self.lines.items() if k.startswith(prefix)]
 
-    def _apply(self, entry: dict[str, Any], derived: dict[str, Any]) -> None:
+    def _apply(self, entry: dict[str, Any], derived: dict[str, Any], decided: Decision | None = None) -> None:
         kind = entry["type"]
         data = entry["data"]
-        effects = effects_of(entry, derived)
-        self.volume += _volume(entry, derived, effects)
+        if decided is None:  # replaying a stored event
+            effects = effects_of(entry, derived)
+            self.volume += _volume(entry, derived, effects)
+        else:
+            effects = decided.effects
+            self.volume += decided.volume
         for d in effects.lines:
             values = self.lines.setdefault(_line_key(d.year, d.budget, d.sub_budget), [0, 0, 0, 0])
             values[0] += d.allocated

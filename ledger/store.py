@@ -17,11 +17,17 @@ exported, gaps included (`first_position`): PostgreSQL spends a position on ever
 insert that rolled back, and the chain seals each event's position. It is posted into
 a temporary ledger first, and then copied from there in one transaction (`copy_in`),
 so that it is stored whole or not at all.
+
+A post may also hand the recorder `on_sealed`: called with a cursor of the same
+transaction, the position and chain hash the log stood at before the batch, and the
+completed receipts, right after they are written. The API's projector writes the batch's
+read-model rows there (projections/runner.py), so they commit with the events or
+not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -30,6 +36,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 from ledger import chain
@@ -40,6 +47,9 @@ RECEIPTS_TABLE = "ledger_receipts"
 LOG_CHANNEL = "ledger_log"
 SCHEMA_LOCK = 7243002
 _LOOKUP_CHUNK = 500
+# What a post may ask the recorder to run in its transaction (see the module docstring):
+# called with a cursor, the position and chain hash the log stood at, and the receipts.
+OnSealed = Callable[[Any, int, str, Sequence["PendingReceipt"]], None]
 _WRITTEN_MEANWHILE = "the ledger was written to while the import was checked; import into a new database"
 
 
@@ -114,9 +124,23 @@ class _Receipts:
             )
         ]
 
-    def _write_receipts(self, cursor: Any, pending: Sequence[PendingReceipt], positions: Sequence[int] | None) -> None:
-        cursor.execute(self._q("SELECT chain_hash, recorded_at FROM {t} ORDER BY position DESC LIMIT 1"))
-        self._insert_receipts(cursor, _seal(pending, positions, cursor.fetchone()))
+    def _write_receipts(
+        self,
+        cursor: Any,
+        pending: Sequence[PendingReceipt],
+        positions: Sequence[int] | None,
+        on_sealed: OnSealed | None = None,
+    ) -> None:
+        cursor.execute(self._q("SELECT position, chain_hash, recorded_at FROM {t} ORDER BY position DESC LIMIT 1"))
+        head = cursor.fetchone()
+        self._insert_receipts(cursor, _seal(pending, positions, head))
+        if on_sealed is not None:
+            at, previous = (head["position"], head["chain_hash"]) if head else (0, chain.GENESIS)
+            on_sealed(self._plain_cursor(cursor), at, previous, pending)
+
+    def _plain_cursor(self, cursor: Any) -> Any:
+        """A DB-API cursor of `cursor`'s transaction whose rows are tuples."""
+        raise NotImplementedError
 
     def _insert_receipts(self, cursor: Any, receipts: Sequence[Receipt]) -> None:
         cursor.executemany(
@@ -216,6 +240,7 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
         *,
         receipts: Sequence[PendingReceipt] = (),
         first_position: int | None = None,
+        on_sealed: OnSealed | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         if first_position is None:
@@ -235,8 +260,11 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
             if gap:
                 c.execute(f"DELETE FROM {self.events_table_name} WHERE rowid = ?", (first_position - 1,))
         if receipts:  # the insert above holds SQLite's write lock until commit
-            self._write_receipts(c, receipts, positions)
+            self._write_receipts(c, receipts, positions, on_sealed)
         return positions
+
+    def _plain_cursor(self, cursor: Any) -> Any:
+        return cursor.sqlite_cursor.connection.cursor()  # rows are sqlite3.Row: tuple() takes them as they are
 
     def _copy_in(self, pages: Iterable[tuple[Sequence[Notification], Sequence[Receipt]]]) -> int:
         copied = 0
@@ -291,6 +319,9 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
             self._insert_stored_events(curs, stored_events, **kwargs)
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
+    def _plain_cursor(self, cursor: Any) -> Any:
+        return cursor.connection.cursor(row_factory=tuple_row)
+
     def _copy_in(self, pages: Iterable[tuple[Sequence[Notification], Sequence[Receipt]]]) -> int:
         """Under the events table's lock; the position sequence then goes on after the
         last copied position."""
@@ -324,11 +355,17 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
         super()._insert_stored_events(curs, stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], *, receipts: Sequence[PendingReceipt] = (), **kwargs: Any
+        self,
+        curs: Any,
+        stored_events: Sequence[StoredEvent],
+        *,
+        receipts: Sequence[PendingReceipt] = (),
+        on_sealed: OnSealed | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
         positions = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if receipts:  # the library locked the events table IN EXCLUSIVE MODE for this insert
-            self._write_receipts(curs, receipts, positions)
+            self._write_receipts(curs, receipts, positions, on_sealed)
             curs.execute(f"NOTIFY {LOG_CHANNEL}")  # delivered at commit: projectors wake at once
         return positions
 

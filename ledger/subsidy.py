@@ -103,6 +103,18 @@ def new_grant(data: dict[str, Any], effective_date: str) -> dict[str, Any]:
     }
 
 
+def working_copy(grant: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a grant's state that `remeasure`, `end` and a payment may change without
+    changing the grant: its containers copied, their values (text, numbers, [month,
+    pct] pairs, never changed in place) shared. A deep copy cost a sixth of deciding."""
+    return {
+        **grant,
+        "terms": list(grant["terms"]),
+        "paid": dict(grant["paid"]),
+        "committed": dict(grant["committed"]),
+    }
+
+
 def remeasure(grant: dict[str, Any], loonwaarde_pct: int | float, effective_date: str) -> None:
     """A yearly re-measurement: the new loonwaarde holds from the month of `effective_date`."""
     grant["terms"] = [t for t in grant["terms"] if t[0] < _month(effective_date)]

@@ -41,6 +41,10 @@ class Cursor:
         if rows:
             self._raw.executemany(self._sql(sql), rows)
 
+    @property
+    def rowcount(self) -> int:
+        return int(self._raw.rowcount)
+
     def fetchall(self) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._raw.fetchall()]
 

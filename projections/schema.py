@@ -8,7 +8,7 @@ log by `ledger rebuild`; nothing depends on the wall clock at projection time.
 
 from __future__ import annotations
 
-from projections.db import ReadDB
+from projections.db import Cursor, ReadDB
 
 TRACKING = "projection_tracking"
 VERSION_TABLE = "read_model_version"
@@ -103,6 +103,16 @@ INDEXES = [
 READ_MODEL_TABLES = [name for name in TABLES if name != TRACKING]
 
 
+def index_names() -> list[str]:
+    """The secondary indexes by name (a rebuild drops them and builds them after the rows)."""
+    return [statement.split(" ON ")[0].split()[-1] for statement in INDEXES]
+
+
+def create_indexes(cur: Cursor) -> None:
+    for statement in INDEXES:
+        cur.execute(statement)
+
+
 def create_schema(db: ReadDB, projection: str) -> None:
     """Create the read model, or drop and recreate one of another version (the
     projector then rebuilds it from position 0)."""
@@ -118,8 +128,7 @@ def create_schema(db: ReadDB, projection: str) -> None:
             cur.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (?)", (SCHEMA_VERSION,))
         for name, columns in TABLES.items():
             cur.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-        for statement in INDEXES:
-            cur.execute(statement)
+        create_indexes(cur)
         cur.execute(
             f"INSERT INTO {TRACKING} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
             (projection,),
