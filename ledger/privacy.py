@@ -20,8 +20,10 @@ from typing import Any
 
 import orjson
 
-_NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
-_NINE_DIGIT_BYTES = re.compile(rb"(?<!\d)\d{9}(?!\d)")
+# Runs of nine or more digits, of which those of exactly nine are kept: the same runs
+# as `(?<!\d)\d{9}(?!\d)` finds, found about twice as fast without the lookarounds.
+_DIGIT_RUNS = re.compile(r"\d{9,}")
+_DIGIT_RUN_BYTES = re.compile(rb"\d{9,}")
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 # Fields that are validated UUIDs: their hex digits are not personal data.
 _UUID_FIELDS = frozenset({"id", "data.corrects"})
@@ -45,13 +47,17 @@ def folded(text: str) -> str:
     return "".join(out)
 
 
+def _bsn_like(run: str | bytes) -> bool:
+    return len(run) == 9 and passes_elfproef(run.decode() if isinstance(run, bytes) else run)
+
+
 def looks_like_bsn(text: str) -> bool:
-    return any(passes_elfproef(m.group()) for m in _NINE_DIGITS.finditer(folded(text)))
+    return any(_bsn_like(m.group()) for m in _DIGIT_RUNS.finditer(folded(text)))
 
 
 def mask_bsns(text: str, mask: str) -> str:
     """`text` with every BSN-like value replaced by `mask` (for log lines)."""
-    return _NINE_DIGITS.sub(lambda m: mask if passes_elfproef(m.group()) else m.group(), text)
+    return _DIGIT_RUNS.sub(lambda m: mask if _bsn_like(m.group()) else m.group(), text)
 
 
 def bsn_like_fields(entry: dict[str, Any]) -> list[str]:
@@ -63,7 +69,7 @@ def bsn_like_fields(entry: dict[str, Any]) -> list[str]:
     character beyond ASCII, which may hide digits, are walked field by field."""
     text = orjson.dumps(entry)
     plain = text.isascii() and b"\\u" not in text
-    if plain and not any(passes_elfproef(m.group().decode()) for m in _NINE_DIGIT_BYTES.finditer(text)):
+    if plain and not any(_bsn_like(m.group()) for m in _DIGIT_RUN_BYTES.finditer(text)):
         return []
     return [path for path, text in _texts(entry, "") if path not in _UUID_FIELDS and looks_like_bsn(text)]
 
