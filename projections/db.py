@@ -41,6 +41,19 @@ class Cursor:
         if rows:
             self._raw.executemany(self._sql(sql), rows)
 
+    def insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Append rows to a table, every column in order: on PostgreSQL by COPY, which
+        takes a batch's rows in one stream where an executemany sends a statement per
+        row (a third of PostgreSQL's projection time)."""
+        if not rows:
+            return
+        if not self._postgres:
+            self._raw.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
+            return
+        with self._raw.copy(f"COPY {table} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     @property
     def rowcount(self) -> int:
         return int(self._raw.rowcount)

@@ -55,15 +55,9 @@ def public_event(e: LoggedEvent) -> dict[str, Any]:
     return {**e.sealed(), "chainHash": e.chain_hash}
 
 
-_INSERTS = {
-    "log_events": 9,
-    "budget_movements": 11,
-    "reserve_movements": 8,
-    "winst_movements": 9,
-    "organisation_charges": 7,
-    "outflows": 7,
-    "journal": 7,
-}
+# The tables that only ever gain rows, a batch's rows appended at once (Cursor.insert).
+_INSERTS = ("log_events", "budget_movements", "reserve_movements", "winst_movements", "organisation_charges",
+            "outflows", "journal")
 
 
 def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
@@ -95,9 +89,8 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
             rows["journal"].append((position, party, year, p.account, at, p.debit, p.credit))
         _apply_outflow(rows["outflows"], e)
         _apply_registry(cur, e)
-    for table, width in _INSERTS.items():
-        if rows[table]:
-            cur.executemany(f"INSERT INTO {table} VALUES ({','.join('?' * width)})", rows[table])
+    for table in _INSERTS:
+        cur.insert(table, rows[table])
     cur.executemany(
         "INSERT INTO budget_lines VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (party, year, budget, sub_budget) "
         "DO UPDATE SET allocated = budget_lines.allocated + excluded.allocated, "
