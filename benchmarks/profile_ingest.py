@@ -28,6 +28,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--out", help="write the profile here (for snakeviz or pstats)")
     p.add_argument("--no-profile", action="store_true", help="time the phases only, without cProfile's overhead")
+    p.add_argument("--stages", action="store_true", help="a table of where the time went by kind of work (the profile's own time per function, grouped by module), instead of the top functions")
     p.add_argument("--follow-only", action="store_true",
                    help="project by following the log only, not in the posting transaction as the API does")
     args = p.parse_args()
@@ -75,7 +76,51 @@ def main() -> None:
         return
     if args.out:
         profile.dump_stats(args.out)
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+    if args.stages:
+        print_stages(pstats.Stats(profile), len(rest))
+    else:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+
+
+# Kinds of work, by where a function lives (the first that matches); builtins by name.
+STAGES = [
+    ("validation (pydantic, msgspec, ledger/events.py)", ("pydantic", "msgspec", "ledger/events.py", "ledger/fastparse.py")),
+    ("rules and books (ledger/book, effects, subsidy, rules, bounds, privacy)",
+     ("ledger/book.py", "ledger/effects.py", "ledger/subsidy.py", "ledger/rules.py", "ledger/bounds.py",
+      "ledger/privacy.py", "ledger/audit.py", "re.py", "<method 'finditer'", "<method 'search'")),
+    ("eventsourcing library (aggregate, mapper, recorder, cache)", ("eventsourcing",)),
+    ("store and chain (ledger/store.py, chain.py, hashing)", ("ledger/store.py", "ledger/chain.py", "sha256", "hexdigest")),
+    ("posting glue (ledger/application.py)", ("ledger/application.py", "ledger/transcoder.py")),
+    ("projection Python (projections/, ledger/journal.py)", ("projections/", "ledger/journal.py")),
+    ("SQL: execute, executemany, COPY, commit", ("sqlite3.", "psycopg", "'execute'", "'executemany'", "'fetchall'", "'fetchone'", "'commit'", "'write_row'")),
+    ("JSON (orjson)", ("orjson",)),
+]
+
+
+def _stage(key: tuple[str, int, str]) -> str | None:
+    where = f"{key[0]}:{key[2]}"
+    return next((label for label, marks in STAGES if any(m in where for m in marks)), None)
+
+
+def print_stages(stats: pstats.Stats, events: int) -> None:
+    """Own time per function summed by kind of work, in µs per event (under the
+    profiler: compare proportions, and versions in the same run). A builtin that is
+    no stage of its own (dict.get, isoformat, sum) counts for its callers' stages."""
+    totals: dict[str, float] = {}
+    for key, (_, _, own, _, callers) in stats.stats.items():  # type: ignore[attr-defined]
+        stage = _stage(key)
+        if stage is None and key[0] == "~" and callers:
+            for caller, edge in callers.items():
+                label = _stage(caller) or "other (the harness, threads)"
+                totals[label] = totals.get(label, 0.0) + edge[2]
+            continue
+        label = stage or "other (the harness, threads)"
+        totals[label] = totals.get(label, 0.0) + own
+    whole = sum(totals.values())
+    print("| stage | µs/event | share |\n|---|---:|---:|")
+    for label, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"| {label} | {seconds / events * 1e6:.1f} | {seconds / whole:.0%} |")
+    print(f"| **all** | **{whole / events * 1e6:.1f}** | |")
 
 
 if __name__ == "__main__":

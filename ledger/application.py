@@ -69,6 +69,7 @@ class Post:
 class PostResult:
     results: list[Accepted]
     created: bool  # False when every event was already in the ledger (a pure retry)
+    projected: bool = False  # the read model held it all as the post returned (`Ledger.project_inline`)
 
     @property
     def last_position(self) -> int:
@@ -183,8 +184,9 @@ class Ledger(Application[UUID]):
         self._write_lock = threading.Lock()
         # Set by a projector that projects this process's posts in their own transaction
         # (projections/runner.py): called with a cursor of it, the position the log
-        # stood at before the batch, and the batch as logged events.
-        self.project_inline: Callable[[Any, int, list[LoggedEvent]], None] | None = None
+        # stood at before the batch, and the batch as logged events; it answers whether
+        # the batch's rows are written, so that the read model holds everything up to it.
+        self.project_inline: Callable[[Any, int, list[LoggedEvent]], bool] | None = None
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         """Snapshots in this process's memory, and with a key sealed in the store too
@@ -315,6 +317,7 @@ class Ledger(Application[UUID]):
 
         pending = []
         effects: list[Effects | None] = []
+        projected: list[bool] = []  # what `project_inline` answered, once the batch was sealed
         for p, mine in zip(posts, fresh):
             violations: list[tuple[int, RuleViolation]] = []
             for i, e in mine:
@@ -343,7 +346,7 @@ class Ledger(Application[UUID]):
             ]
             # Straight to the event store: `Application.save` would also check each event
             # against a runtime protocol, a third of the posting time in batches of 1,000.
-            on_sealed = None if self.project_inline is None else self._projecting(effects)
+            on_sealed = None if self.project_inline is None else self._projecting(effects, projected)
             self.events.put(pending, receipts=stored, first_position=first_position, on_sealed=on_sealed)
             batch.stored = True
             for (n, i, _), r in zip(placed, stored, strict=True):
@@ -352,7 +355,7 @@ class Ledger(Application[UUID]):
             for book in batch.snapshots_due():
                 self._snapshot(book)
         return [
-            PostResult([a for a in results if a is not None], created=bool(mine))
+            PostResult([a for a in results if a is not None], created=bool(mine), projected=projected == [True])
             for results, mine in zip(answers, fresh, strict=True)
         ]
 
@@ -383,9 +386,10 @@ class Ledger(Application[UUID]):
         batch.accepted[event.id] = (entry, derived)
         return list(book.collect_events()), effects
 
-    def _projecting(self, effects: Sequence[Effects | None]) -> OnSealed:
+    def _projecting(self, effects: Sequence[Effects | None], projected: list[bool]) -> OnSealed:
         """What the store runs once the batch is sealed, in its transaction: the batch
-        as logged events, with the effects decided for them, handed to `project_inline`."""
+        as logged events, with the effects decided for them, handed to `project_inline`;
+        its answer goes to `projected`."""
 
         def on_sealed(cursor: Any, after: int, previous: str, sealed: Sequence[PendingReceipt]) -> None:
             assert self.project_inline is not None
@@ -398,7 +402,7 @@ class Ledger(Application[UUID]):
                                 r.chain_hash, e)
                 )
                 previous = r.chain_hash
-            self.project_inline(cursor, after, events)
+            projected.append(self.project_inline(cursor, after, events))
 
         return on_sealed
 

@@ -35,7 +35,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
@@ -244,7 +244,7 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
         **kwargs: Any,
     ) -> Sequence[int] | None:
         if first_position is None:
-            positions = super()._insert_events(c, stored_events, **kwargs)
+            positions = self._insert_rows(c, stored_events)
         else:
             # SQLite gives the next row the highest rowid plus one: a placeholder row
             # just before `first_position`, gone again before the commit, leaves the gap.
@@ -256,12 +256,22 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
                     "VALUES (?, 'position-gap', 0, '', x'')",
                     (first_position - 1,),
                 )
-            positions = super()._insert_events(c, stored_events, **kwargs)
+            positions = self._insert_rows(c, stored_events)
             if gap:
                 c.execute(f"DELETE FROM {self.events_table_name} WHERE rowid = ?", (first_position - 1,))
         if receipts:  # the insert above holds SQLite's write lock until commit
             self._write_receipts(c, receipts, positions, on_sealed)
         return positions
+
+    def _insert_rows(self, c: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """One executemany, where the library inserts row by row to read each rowid:
+        from its first insert this transaction holds SQLite's write lock, and each row
+        gets the highest rowid plus one, so the rows' positions are the run of numbers
+        that ends at the highest rowid after them."""
+        SQLiteAggregateRecorder._insert_events(self, c, stored_events)
+        c.execute(f"SELECT MAX(rowid) AS head FROM {self.events_table_name}")
+        last = c.fetchone()["head"]
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     def _plain_cursor(self, cursor: Any) -> Any:
         return cursor.sqlite_cursor.connection.cursor()  # rows are sqlite3.Row: tuple() takes them as they are

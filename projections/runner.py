@@ -229,7 +229,7 @@ class Projector:
         """Project every batch this process's ledger stores in the transaction storing it."""
         self.ledger.project_inline = self._apply_inline
 
-    def _apply_inline(self, raw: Any, after: int, events: list[LoggedEvent]) -> None:
+    def _apply_inline(self, raw: Any, after: int, events: list[LoggedEvent]) -> bool:
         """This process's batch, in the transaction that stores it (`Ledger.project_inline`):
         its rows written and the tracking row moved past it, if the read model stood
         exactly where the log did before it (else a rebuild or catch-up is under way,
@@ -238,16 +238,20 @@ class Projector:
         stored, and the follower meets it (and logs why) as it would have."""
         cur = Cursor(raw, self.db.postgres)
         cur.execute("SAVEPOINT project_inline")
+        applied = False
         try:
             cur.execute(f"UPDATE {TRACKING} SET position = ? WHERE name = ? AND position = ?", (events[-1].position, NAME, after))
             if cur.rowcount == 1:
                 apply_events(cur, events)
+                applied = True
                 if self.db.postgres:
                     cur.execute(f"NOTIFY {PROJECTED_CHANNEL}")  # delivered at commit, to waiting API workers
         except Exception:
+            applied = False
             log.exception("could not project a batch as it was stored; the projector will apply it")
             cur.execute("ROLLBACK TO SAVEPOINT project_inline")
         cur.execute("RELEASE SAVEPOINT project_inline")
+        return applied
 
     def catch_up(self) -> int:
         total = 0

@@ -70,7 +70,7 @@ def test_a_post_is_in_the_read_model_when_it_returns(opened: Any, monkeypatch: p
     _blind(ledger, monkeypatch)
     ledger.post(_setup(), "admin:test")
     result = ledger.post(_costs(1, 2, 3), "gemeente:test")
-    assert projector.position() == result.last_position == ledger.head()
+    assert result.projected and projector.position() == result.last_position == ledger.head()
     assert _spent(db) == 6
     shown = queries.events(db, parties=None, limit=10)[0]
     assert shown == [runner.public_event(e) for e in Ledger.log(ledger, after=0)]  # as the follower would show them
@@ -80,11 +80,11 @@ def test_a_read_model_behind_the_log_is_left_to_the_follower(opened: Any) -> Non
     ledger, db, projector = opened
     ledger.post(_setup(), "admin:test")  # not projected: nothing projects yet
     projector.project_own_posts()  # as a following projector does, without its thread
-    ledger.post(_costs(5), "gemeente:test")
+    assert not ledger.post(_costs(5), "gemeente:test").projected
     assert projector.position() == 0  # the read model did not stand at the log's head: nothing inline
     assert projector.catch_up() == 3
     assert _spent(db) == 5
-    ledger.post(_costs(7), "gemeente:test")  # at the head again: inline
+    assert ledger.post(_costs(7), "gemeente:test").projected  # at the head again: inline
     assert projector.position() == ledger.head() and projector.catch_up() == 0
     assert _spent(db) == 12
 
@@ -108,6 +108,7 @@ def test_a_batch_the_read_model_cannot_take_is_stored_and_applied_once_later(
     monkeypatch.setattr(runner, "apply_events", half_then_fail)
     result = ledger.post(_costs(10, 20), "gemeente:test")
     assert len(result.results) == 2 and ledger.head() == result.last_position  # stored all the same
+    assert not result.projected
     with db.transaction() as cur:
         assert cur.execute(f"SELECT position FROM {TRACKING} WHERE name = ?", (NAME,)).fetchone() == (2,)
     assert _spent(db) == 0
