@@ -18,6 +18,7 @@ import orjson
 from ledger import split
 from ledger.book import placement_measure
 from ledger.subsidy import exact
+from projections import charge_sums
 from projections.db import ReadDB
 from projections.scope import Scope, Years, covers, last_year, where as in_scope, years_of
 
@@ -296,17 +297,23 @@ def cost_split(
     db: ReadDB, organisation: str, year: int, policy: str | None = None, as_of: str | None = None
 ) -> dict[str, Any]:
     """The organisation's net charge to its members for `year`, split under `policy`
-    (default: the policy of the year's key). Raises `split.NoKey`."""
+    (default: the policy of the year's key). Raises `split.NoKey`. Current figures come
+    from kept sums, a few rows however many charges the year holds; as-of ones from the
+    charges recorded by then."""
     key = allocation_key(db, organisation, year, as_of)
     if policy is None:
         if key is None:
             raise split.NoKey(f"{organisation} has no allocation key for {year}")
         policy = key.policy
-    items = organisation_charges(db, organisation, year, as_of)
-    total, shares = split.split(items, key, memberships(db, organisation, as_of), year, policy)
-    units: dict[str, int] = {}
-    for item in items:
-        units[item.unit] = units.get(item.unit, 0) + item.cents
+    members = memberships(db, organisation, as_of)
+    if as_of is None:  # from the sums the projector keeps (projections/charge_sums.py)
+        total, shares, units = charge_sums.split_year(db, organisation, year, key, members, policy)
+    else:  # what was recorded by then: charge by charge
+        items = organisation_charges(db, organisation, year, as_of)
+        total, shares = split.split(items, key, members, year, policy)
+        units = {}
+        for item in items:
+            units[item.unit] = units.get(item.unit, 0) + item.cents
     return {
         "organisation": organisation,
         "year": year,
