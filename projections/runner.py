@@ -36,6 +36,7 @@ from ledger.collector import few_collections
 from ledger.effects import effects_of
 from ledger.journal import postings
 from ledger.store import LOG_CHANNEL
+from projections import charge_sums
 from projections.db import Cursor, ReadDB
 from projections.notify import PROJECTED_CHANNEL, Listener
 from projections.schema import READ_MODEL_TABLES, TRACKING, create_indexes, create_schema, index_names
@@ -98,6 +99,7 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         "committed = budget_lines.committed + excluded.committed",
         [row[1:5] + row[7:] for row in rows["budget_movements"]],
     )
+    charge_sums.add(cur, rows["organisation_charges"])
 
 
 def _apply_outflow(rows: list[tuple[Any, ...]], e: LoggedEvent) -> None:

@@ -14,7 +14,7 @@ TRACKING = "projection_tracking"
 VERSION_TABLE = "read_model_version"
 # Raise when a table changes: a read model of another version is dropped and rebuilt
 # from the log when the projector starts (it holds nothing the log does not).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 TABLES = {
     TRACKING: "name TEXT PRIMARY KEY, position BIGINT NOT NULL",
@@ -53,6 +53,18 @@ TABLES = {
     "organisation_charges": (
         "position BIGINT NOT NULL, organisation TEXT NOT NULL, year INTEGER NOT NULL, unit TEXT NOT NULL, "
         "recorded_at TEXT NOT NULL, cents BIGINT NOT NULL, usage TEXT"
+    ),
+    # Kept sums of organisation_charges, so a current cost split reads a few rows
+    # (projections/charge_sums.py): per unit, its cents and non-zero charges, and those
+    # that go by the key under profijt; per member, its exact profijt share (hex fraction).
+    "organisation_charge_sums": (
+        "organisation TEXT NOT NULL, year INTEGER NOT NULL, unit TEXT NOT NULL, cents BIGINT NOT NULL, "
+        "nonzero INTEGER NOT NULL, profijt_key_cents BIGINT NOT NULL, profijt_key_nonzero INTEGER NOT NULL, "
+        "PRIMARY KEY (organisation, year, unit)"
+    ),
+    "organisation_profijt_shares": (
+        "organisation TEXT NOT NULL, year INTEGER NOT NULL, member TEXT NOT NULL, numerator TEXT NOT NULL, "
+        "denominator TEXT NOT NULL, PRIMARY KEY (organisation, year, member)"
     ),
     "allocation_keys": (
         "position BIGINT PRIMARY KEY, organisation TEXT NOT NULL, year INTEGER NOT NULL, basis TEXT NOT NULL, "
