@@ -61,8 +61,8 @@ async def principal_of(request: web.Request) -> Principal:
 
 async def read(request: web.Request, work: Callable[[Principal, ReadDB], T]) -> T:
     """`work(principal, db)` for the admitted caller: one hop to a read thread and one
-    transaction for the token, the scope and the query (a consistent view, and on
-    PostgreSQL one pooled connection)."""
+    transaction for the token, the scope and the query (on PostgreSQL one pooled
+    connection; on SQLite one snapshot)."""
     return await run(_read, request, work)
 
 
