@@ -1,14 +1,16 @@
 """HTTP ingest: a generated year posted in batches of 1,000 events, end to end.
 
     .venv/bin/python benchmarks/bench_ingest.py --db sqlite --events 200000
-    .venv/bin/python benchmarks/bench_ingest.py --db postgres --events 200000 --topology embedded,workers
+    .venv/bin/python benchmarks/bench_ingest.py --db postgres --events 200000 --topology embedded,workers,workers-embedded
 
 For each topology and client count: a fresh database, `ledger serve` started on it, the
 parties registered by an admin (not timed), then the rest of the events POSTed in batches
 of `--batch` by one client, or by several clients at once, each with its own parties and
 keep-alive connection. A POST answers after the read model includes its batch, so the
-rate is end to end. Topologies: `embedded` (one process, the projector inside it) and,
-on PostgreSQL, `workers` (`serve --workers 2 --external-projector` and `ledger project`).
+rate is end to end. Topologies: `embedded` (one process, the projector inside it, which
+projects each post in its own transaction), `workers-embedded` (`serve --workers 2`, each
+worker so), and on PostgreSQL `workers` (`serve --workers 2 --external-projector` and
+`ledger project`: the workers do not project, the POST waits for that process).
 
 Raw: the same JSON payloads INSERTed into a plain table (bigint identity, id text,
 payload json/text) of the same database, `--batch` rows per transaction, by as many
@@ -44,16 +46,21 @@ def run_case(store: str, topology: str, clients: int, events: list[dict[str, Any
     admin_events, rest = common.split_registration(events)
     streams = common.partition(rest, clients)
     bodies = [[orjson.dumps({"events": list(b)}) for b in common.chunks(s, batch)] for s in streams]
-    workers = topology == "workers"
+    external = topology == "workers"
+    processes = 1 if topology == "embedded" else 2
     with common.fresh_db(store, "ingest", keep) as url:
         (admin,) = common.tokens(url, ("admin", None))
-        with common.Server(url, workers=2 if workers else 1, external_projector=workers) as server:
+        with common.Server(url, workers=processes, external_projector=external) as server:
             common.post_batches(server.base, admin, admin_events, batch)
             elapsed = asyncio.run(common.post_streams(server.base, bodies, [admin] * clients))
             rss = server.peak_rss_mb()
         ours = len(rest) / elapsed
         raw = raw_ingest(url, streams, batch)
-    label = "serve (embedded projector)" if not workers else "serve --workers 2 --external-projector + ledger project"
+    label = {
+        "embedded": "serve (embedded projector)",
+        "workers-embedded": "serve --workers 2 (each worker projecting)",
+        "workers": "serve --workers 2 --external-projector + ledger project",
+    }[topology]
     return common.Row(
         bench="ingest", store=store, case=f"HTTP batches of {batch}, {clients} client{'s' * (clients > 1)}, {label}",
         metric="events/s", value=ours, raw=raw, target=TARGETS[store],
@@ -67,11 +74,11 @@ def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0], events=200_000)
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--clients", default="1,4", help="client counts to run, comma-separated (default 1,4)")
-    p.add_argument("--topology", default="embedded,workers",
-                   help="embedded and/or workers (PostgreSQL only), comma-separated")
+    p.add_argument("--topology", default="embedded,workers-embedded,workers",
+                   help="embedded, workers-embedded and/or workers (PostgreSQL only), comma-separated")
     args = p.parse_args()
     events = common.dataset(args.events, args.seed)
-    topologies = [t for t in args.topology.split(",") if t == "embedded" or args.db == "postgres"]
+    topologies = [t for t in args.topology.split(",") if t != "workers" or args.db == "postgres"]
     for topology in topologies:
         for clients in (int(c) for c in args.clients.split(",")):
             row = run_case(args.db, topology, clients, events, args.batch, args.keep)
