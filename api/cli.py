@@ -39,7 +39,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _serve_one(settings: Settings, reuse_port: bool) -> None:
     from api import logs
     from api.app import create_app
-    from ledger import collector
+    from ledger import runtime
 
     logs.configure()
     if reuse_port:  # a worker of `ledger serve --workers N`: it never outlives its supervisor
@@ -55,7 +55,7 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
     app = create_app(settings)
 
     async def settle(_app: web.Application) -> None:
-        collector.settle_server()  # after the lifecycle has loaded the ledger (api/app.py)
+        runtime.settle_server()  # after the lifecycle has loaded the ledger (api/app.py)
 
     app.on_startup.append(settle)
     web.run_app(

@@ -32,11 +32,12 @@ import orjson
 from tqdm import tqdm
 
 from ledger.application import Ledger, LoggedEvent
-from ledger.collector import few_collections
+from ledger.runtime import few_collections
 from ledger.effects import effects_of
 from ledger.journal import postings
 from ledger.store import LOG_CHANNEL
 from projections import charge_sums
+from projections import iv3_sums
 from projections.db import Cursor, ReadDB
 from projections.notify import PROJECTED_CHANNEL, Listener
 from projections.schema import READ_MODEL_TABLES, TRACKING, create_indexes, create_schema, index_names
@@ -100,6 +101,7 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         [row[1:5] + row[7:] for row in rows["budget_movements"]],
     )
     charge_sums.add(cur, rows["organisation_charges"])
+    iv3_sums.add(cur, events)
 
 
 def _apply_outflow(rows: list[tuple[Any, ...]], e: LoggedEvent) -> None:
