@@ -98,10 +98,23 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         "DO UPDATE SET allocated = budget_lines.allocated + excluded.allocated, "
         "income = budget_lines.income + excluded.income, spent = budget_lines.spent + excluded.spent, "
         "committed = budget_lines.committed + excluded.committed",
-        [row[1:5] + row[7:] for row in rows["budget_movements"]],
+        _line_sums(rows["budget_movements"]),
     )
     charge_sums.add(cur, rows["organisation_charges"])
     iv3_sums.add(cur, events)
+
+
+def _line_sums(movements: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """A batch's movements summed per budget line, in the order the lines first move:
+    one upsert per line the batch touches rather than one per movement."""
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for m in movements:
+        line = sums.setdefault(m[1:5], [0, 0, 0, 0])
+        line[0] += m[7]
+        line[1] += m[8]
+        line[2] += m[9]
+        line[3] += m[10]
+    return [(*line, *amounts) for line, amounts in sums.items()]
 
 
 def _apply_outflow(rows: list[tuple[Any, ...]], e: LoggedEvent) -> None:
