@@ -19,7 +19,7 @@ from ledger import split
 from ledger.book import placement_measure
 from ledger.subsidy import exact
 from projections import charge_sums
-from projections.db import ReadDB
+from projections.db import Cursor, ReadDB
 from projections.scope import Scope, Years, covers, last_year, where as in_scope, years_of
 
 _AMOUNTS = ("allocated", "income", "spent", "committed")
@@ -392,24 +392,55 @@ def winst(
 # --- KPIs --------------------------------------------------------------------------
 
 
-def _active(started: str, ended: str | None, on: str) -> bool:
-    """Placed on `on`: started by then and not yet ended (the end date is the first day out)."""
-    return started <= on and (ended is None or ended > on)
-
-
-def _granted_in(row: tuple[Any, ...], first: str, last: str, as_of: str | None) -> bool:
-    """Whether a grant ran for part of [first, last], as known at `as_of`."""
-    start, end, granted_at, ended_on, ended_at = row
-    if as_of is not None and granted_at > as_of:
-        return False
-    if ended_on is not None and (as_of is None or ended_at <= as_of):
-        end = ended_on if end is None else min(end, ended_on)
-    return bool(start <= last and (end is None or end >= first))
-
-
 def _number(value: Fraction) -> int | float:
     """An exact sum as a JSON number: whole as an integer, else the nearest float (0.1 + 0.2 + 0.3 is 0.6)."""
     return value.numerator if value.denominator == 1 else float(value)
+
+
+def _placement_counts(cur: Cursor, party: str, first: str, last: str, as_of: str | None) -> list[tuple[Any, ...]]:
+    """Per kind and hours a week, how many of the party's placements (known at `as_of`)
+    started and ended in [first, last], and were active on `last` (started by then and not
+    yet ended: the end date is the first day out). Counted in SQL, so a read decodes one
+    row per distinct hours value, not every placement; an end recorded after `as_of` was
+    not known then."""
+    known_end = "ended" if as_of is None else "CASE WHEN ended_recorded <= ? THEN ended END"
+    recorded, known = recorded_by("started_recorded", as_of)
+    inner = f"SELECT kind, hours, started, {known_end} AS ended FROM placements WHERE party = ?{recorded}"
+    sql = (
+        "SELECT kind, hours, SUM(CASE WHEN started BETWEEN ? AND ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN ended BETWEEN ? AND ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN started <= ? AND (ended IS NULL OR ended > ?) THEN 1 ELSE 0 END) "
+        f"FROM ({inner}) p GROUP BY kind, hours"
+    )
+    return cur.execute(sql, [first, last, first, last, last, last, *known, party, *known]).fetchall()
+
+
+def _active_grants(cur: Cursor, party: str, first: str, last: str, as_of: str | None) -> int:
+    """How many of the party's grants (known at `as_of`) ran for part of [first, last]:
+    started by `last`, and neither their end date nor their ending (if known then)
+    before `first`."""
+    recorded, known = recorded_by("granted_recorded", as_of)
+    unknown_end = "" if as_of is None else " OR ended_recorded > ?"
+    (count,) = cur.execute(
+        "SELECT COUNT(*) FROM subsidies WHERE party = ? AND start_date <= ? AND (end_date IS NULL OR end_date >= ?) "
+        f"AND (ended_on IS NULL{unknown_end} OR ended_on >= ?){recorded}",
+        [party, last, first, *known, first, *known],
+    ).fetchone() or (0,)
+    return int(count)
+
+
+def _committed(cur: Cursor, party: str, year: int, as_of: str | None) -> int:
+    """The party's open commitments of `year`: from the current lines, or summed from the
+    movements recorded by `as_of`."""
+    if as_of is None:
+        row = cur.execute("SELECT COALESCE(SUM(committed), 0) FROM budget_lines WHERE party = ? AND year = ?", (party, year))
+    else:
+        row = cur.execute(
+            "SELECT COALESCE(SUM(committed), 0) FROM budget_movements WHERE party = ? AND year = ? AND recorded_at <= ?",
+            (party, year, as_of),
+        )
+    (committed,) = row.fetchone() or (0,)
+    return int(committed)
 
 
 def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[str, Any]:
@@ -418,10 +449,7 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
     first, last = f"{year}-01-01", f"{year}-12-31"
     where, params = recorded_by("recorded_at", as_of)
     with db.transaction() as cur:
-        placements = cur.execute(
-            "SELECT kind, hours, started, started_recorded, ended, ended_recorded FROM placements WHERE party = ?",
-            (party,),
-        ).fetchall()
+        placements = _placement_counts(cur, party, first, last, as_of)
         targets = cur.execute(
             f"SELECT kind, places, binding FROM placement_targets WHERE party = ? AND year = ?{where} ORDER BY position",
             [party, year, *params],
@@ -430,14 +458,8 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
             f"SELECT extent, SUM(clients), SUM(avoided) FROM outflows WHERE party = ? AND year = ?{where} GROUP BY extent",
             [party, year, *params],
         ).fetchall()
-        committed = cur.execute(
-            f"SELECT COALESCE(SUM(committed), 0) FROM budget_movements WHERE party = ? AND year = ?{where}",
-            [party, year, *params],
-        ).fetchone()
-        subsidies = cur.execute(
-            "SELECT start_date, end_date, granted_recorded, ended_on, ended_recorded FROM subsidies WHERE party = ?",
-            (party,),
-        ).fetchall()
+        committed = _committed(cur, party, year, as_of)
+        grants = _active_grants(cur, party, first, last, as_of)
     kinds: dict[str, dict[str, Any]] = {}
 
     def kind_row(kind: str) -> dict[str, Any]:
@@ -447,19 +469,15 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
 
     active_hours: dict[str, Fraction] = {}  # summed exactly: a float sum would depend on the row order
     active_measure: dict[str, Fraction] = {}
-    for kind, hours, started, started_at, ended, ended_at in placements:
-        if as_of is not None and started_at > as_of:
-            continue
-        if as_of is not None and (ended_at is None or ended_at > as_of):
-            ended = None
+    for kind, hours, started, ended, active in placements:
         row = kind_row(kind)
-        row["started"] += first <= started <= last
-        row["ended"] += ended is not None and first <= ended <= last
-        if _active(started, ended, last):
-            row["active"] += 1
+        row["started"] += int(started)
+        row["ended"] += int(ended)
+        if active:
+            row["active"] += int(active)
             per_week = orjson.loads(hours)
-            active_hours[kind] = active_hours.get(kind, Fraction(0)) + exact(per_week)
-            active_measure[kind] = active_measure.get(kind, Fraction(0)) + placement_measure(kind, per_week)
+            active_hours[kind] = active_hours.get(kind, Fraction(0)) + exact(per_week) * int(active)
+            active_measure[kind] = active_measure.get(kind, Fraction(0)) + placement_measure(kind, per_week) * int(active)
     for kind, total in active_hours.items():
         kinds[kind]["activeHoursPerWeek"] = _number(total)
     for kind, places, binding in targets:  # in order: the latest target of a kind holds
@@ -482,10 +500,7 @@ def kpis(db: ReadDB, party: str, year: int, as_of: str | None = None) -> dict[st
             "gedeeltelijk": clients.get("gedeeltelijk", 0),
             "avoidedBenefitCents": sum(int(a) for _, _, a in outflows),
         },
-        "subsidies": {
-            "active": sum(_granted_in(row, first, last, as_of) for row in subsidies),
-            "committedCents": int(committed[0]) if committed else 0,
-        },
+        "subsidies": {"active": grants, "committedCents": committed},
     }
 
 
@@ -556,40 +571,61 @@ def journal(
     ], int(count)
 
 
+# A total order of a line's movements (a payment moves a line's spent and its commitment:
+# two rows of one position and line): the event's own amounts first, then its commitment
+# change. Pages are cut in it, so every page of a trail holds the rows it always did.
+# `{m}`: the movements' alias, or none.
+_TRAIL_ORDER = (
+    "{m}position, {m}sub_budget, CASE WHEN {m}committed = 0 THEN 0 ELSE 1 END, "
+    "{m}allocated, {m}income, {m}spent, {m}committed"
+)
+
+
+def _trail_row(position: int, sub: str, allocated: int, income: int, spent: int, committed: int, body: str) -> dict[str, Any]:
+    """One movement of a trail, with the event behind it and who posted it when."""
+    event = orjson.loads(body)
+    return {
+        "position": int(position),
+        "id": event["id"],
+        "type": event["type"],
+        "effectiveDate": event["effectiveDate"],
+        "reference": event.get("reference"),
+        "recordedAt": event["recordedAt"],
+        "postedBy": event["postedBy"],
+        "subBudget": sub or None,
+        "allocatedCents": int(allocated),
+        "incomeCents": int(income),
+        "spentCents": int(spent),
+        "committedCents": int(committed),
+    }
+
+
 def trail(
-    db: ReadDB, party: str, year: int, budget: str, as_of: str | None = None
-) -> list[dict[str, Any]]:
-    """Every event behind one budget's figures, in log order: what it moved on which
-    line, and who posted it when, so each euro traces back to its postings."""
-    where, params = recorded_by("m.recorded_at", as_of)
+    db: ReadDB,
+    party: str,
+    year: int,
+    budget: str,
+    as_of: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """Every event behind one budget's figures, in log order (a page of them), and how
+    many there are in all: what each moved on which line, and who posted it when, so each
+    euro traces back to its postings. Only the page's movements are read and joined to
+    their events (a busy line has thousands); the count reads the line's index alone
+    (budget_movements_line), and the movements too for an as-of read."""
+    where, params = recorded_by("recorded_at", as_of)
+    line = f"party = ? AND year = ? AND budget = ?{where}"
+    params = [party, year, budget, *params]
+    page = "" if limit is None else f" LIMIT {int(limit)} OFFSET {int(offset)}"
     with db.transaction() as cur:
         rows = cur.execute(
-            "SELECT m.position, m.sub_budget, m.allocated, m.income, m.spent, m.committed, e.body "
-            "FROM budget_movements m JOIN log_events e ON e.position = m.position "
-            f"WHERE m.party = ? AND m.year = ? AND m.budget = ?{where} "
-            # A total order (a payment moves a line's spent and its commitment: two rows of one
-            # position and line): the event's own amounts first, then its commitment change.
-            "ORDER BY m.position, m.sub_budget, CASE WHEN m.committed = 0 THEN 0 ELSE 1 END, "
-            "m.allocated, m.income, m.spent, m.committed",
-            [party, year, budget, *params],
+            "SELECT m.position, m.sub_budget, m.allocated, m.income, m.spent, m.committed, e.body FROM ("
+            "SELECT position, sub_budget, allocated, income, spent, committed FROM budget_movements "
+            f"WHERE {line} ORDER BY {_TRAIL_ORDER.format(m='')}{page}"
+            f") m JOIN log_events e ON e.position = m.position ORDER BY {_TRAIL_ORDER.format(m='m.')}",
+            params,
         ).fetchall()
-    out = []
-    for position, sub, allocated, income, spent, committed, body in rows:
-        event = orjson.loads(body)
-        out.append(
-            {
-                "position": int(position),
-                "id": event["id"],
-                "type": event["type"],
-                "effectiveDate": event["effectiveDate"],
-                "reference": event.get("reference"),
-                "recordedAt": event["recordedAt"],
-                "postedBy": event["postedBy"],
-                "subBudget": sub or None,
-                "allocatedCents": int(allocated),
-                "incomeCents": int(income),
-                "spentCents": int(spent),
-                "committedCents": int(committed),
-            }
-        )
-    return out
+        (count,) = cur.execute(f"SELECT COUNT(*) FROM budget_movements WHERE {line}", params).fetchone() or (0,)
+    return [_trail_row(*row) for row in rows], int(count)
+
