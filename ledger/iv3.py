@@ -113,7 +113,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ledger.effects import effects_of
+from ledger.effects import Effects, effects_of
 from ledger.events import GEMEENTE_CODE
 
 MAPPING_VERSION = "1.0"
@@ -220,10 +220,17 @@ def begroting(
     budget line's allocation change as lasten (see the module docstring)."""
     derived = derived or {}
     reversed_type = derived["original"]["type"] if entry["type"] == "Correction" else entry["type"]
+    baten = lines(entry, derived, source_of=source_of) if reversed_type in ("BudgetAllocated", "BudgetRevised") else []
+    return baten + allocation_changes(effects_of(entry, derived))
+
+
+def allocation_changes(effects: Effects) -> list[Line]:
+    """The begroting's lasten of one event's effects: each budget line's allocation
+    change, on the line's taakveld with the budget's usual categorie. Apart from
+    `begroting` because they never depend on another event, and the projector has the
+    effects at hand (projections/iv3_sums.py keeps them as they come)."""
     out = []
-    if reversed_type in ("BudgetAllocated", "BudgetRevised"):
-        out = lines(entry, derived, source_of=source_of)
-    for d in effects_of(entry, derived).lines:
+    for d in effects.lines:
         if d.allocated:
             categorie = _BUDGET_CATEGORIE.get(d.budget, GOEDEREN_DIENSTEN)
             out.append(Line(LASTEN, _line_taakveld(d.budget, d.sub_budget), categorie, d.allocated))

@@ -14,7 +14,7 @@ TRACKING = "projection_tracking"
 VERSION_TABLE = "read_model_version"
 # Raise when a table changes: a read model of another version is dropped and rebuilt
 # from the log when the projector starts (it holds nothing the log does not).
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 TABLES = {
     TRACKING: "name TEXT PRIMARY KEY, position BIGINT NOT NULL",
@@ -66,6 +66,25 @@ TABLES = {
         "organisation TEXT NOT NULL, year INTEGER NOT NULL, member TEXT NOT NULL, numerator TEXT NOT NULL, "
         "denominator TEXT NOT NULL, PRIMARY KEY (organisation, year, member)"
     ),
+    # Kept sums of the Iv3 matrix, so a current Iv3 report reads a few rows
+    # (projections/iv3_sums.py): cents per cell and part of the year (`bucket`), a
+    # revision's cents per revised line (placed by its first allocation's source when
+    # read), the first allocations' sources, and the closed years.
+    "iv3_cells": (
+        "party TEXT NOT NULL, year INTEGER NOT NULL, bucket INTEGER NOT NULL, applies TEXT NOT NULL, "
+        "side TEXT NOT NULL, taakveld TEXT NOT NULL, categorie TEXT NOT NULL, cents BIGINT NOT NULL, "
+        "PRIMARY KEY (party, year, bucket, applies, side, taakveld, categorie)"
+    ),
+    "iv3_revisions": (
+        "party TEXT NOT NULL, year INTEGER NOT NULL, bucket INTEGER NOT NULL, line_year INTEGER NOT NULL, "
+        "budget TEXT NOT NULL, sub_budget TEXT NOT NULL, cents BIGINT NOT NULL, "
+        "PRIMARY KEY (party, year, bucket, line_year, budget, sub_budget)"
+    ),
+    "iv3_first_sources": (
+        "party TEXT NOT NULL, year INTEGER NOT NULL, budget TEXT NOT NULL, sub_budget TEXT NOT NULL, "
+        "source TEXT NOT NULL, PRIMARY KEY (party, year, budget, sub_budget)"
+    ),
+    "iv3_closed": "party TEXT NOT NULL, year INTEGER NOT NULL, PRIMARY KEY (party, year)",
     "allocation_keys": (
         "position BIGINT PRIMARY KEY, organisation TEXT NOT NULL, year INTEGER NOT NULL, basis TEXT NOT NULL, "
         "policy TEXT NOT NULL, weights TEXT NOT NULL, recorded_at TEXT NOT NULL"
