@@ -30,11 +30,11 @@ from eventsourcing.persistence import EventStore, RecordConflictError, Transcode
 from ledger import chain
 from ledger.audit import Audit, Verification
 from ledger.book import RECORDED_AT, Book
+from ledger.effects import Effects
 from ledger.events import ADMIN_ONLY_TYPES, Event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
 from ledger.snapshots import NOT_TRUSTED, Seal, Snapshots, stored_recorder
-from ledger.effects import Effects
 from ledger.store import OnSealed, PendingReceipt, Receipt, library_env
 from ledger.transcoder import OrjsonTranscoder
 

@@ -32,9 +32,9 @@ import orjson
 from tqdm import tqdm
 
 from ledger.application import Ledger, LoggedEvent
-from ledger.runtime import few_collections
 from ledger.effects import effects_of
 from ledger.journal import postings
+from ledger.runtime import few_collections
 from ledger.store import LOG_CHANNEL
 from projections import charge_sums
 from projections import iv3_sums
