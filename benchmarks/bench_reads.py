@@ -168,30 +168,37 @@ def raw_trail(url: str) -> Raw:
 
 
 def raw_iv3(url: str) -> Raw:
-    events = sql(url, "SELECT effective_date, body FROM log_events WHERE party = ? AND year = ? ORDER BY position")
-    allocations = sql(url, "SELECT body FROM log_events WHERE party = ? AND type = 'BudgetAllocated' ORDER BY position")
+    """The kept cells and revised lines of the year's jaarrekening (projections/iv3_sums.py)."""
+    cells = sql(url, "SELECT side, taakveld, categorie, SUM(cents) FROM iv3_cells WHERE party = ? AND year = ? "
+                     "AND bucket BETWEEN 1 AND 5 GROUP BY side, taakveld, categorie")
+    revised = sql(url, "SELECT line_year, budget, sub_budget, SUM(cents) FROM iv3_revisions WHERE party = ? AND year = ? "
+                       "AND bucket BETWEEN 1 AND 5 GROUP BY line_year, budget, sub_budget")
+    closed = sql(url, "SELECT 1 FROM iv3_closed WHERE party = ? AND year = ?")
 
     def read(conn: Any, item: tuple[str, int]) -> bytes:
-        rows = [(date, orjson.loads(body)) for date, body in conn.execute(events, item).fetchall()]
-        sources = [orjson.loads(body) for (body,) in conn.execute(allocations, (item[0],)).fetchall()]
-        return orjson.dumps({"events": rows, "allocations": sources})
+        return orjson.dumps({"cells": [(s, t, c, int(n)) for s, t, c, n in conn.execute(cells, item).fetchall()],
+                             "revised": [(y, b, u, int(n)) for y, b, u, n in conn.execute(revised, item).fetchall()],
+                             "closed": conn.execute(closed, item).fetchone() is not None})
 
     return read
 
 
 def raw_cost_split(url: str) -> Raw:
+    """The year's key, the kept sums and profijt shares (projections/charge_sums.py), the memberships."""
     key = sql(url, "SELECT year, basis, weights, policy FROM allocation_keys WHERE organisation = ? AND year <= ? "
                    "ORDER BY year DESC, position DESC LIMIT 1")
-    charges = sql(url, "SELECT unit, cents, usage FROM organisation_charges WHERE organisation = ? AND year = ? ORDER BY position")
+    units = sql(url, "SELECT unit, cents, nonzero, profijt_key_cents, profijt_key_nonzero FROM organisation_charge_sums "
+                     "WHERE organisation = ? AND year = ?")
+    shares = sql(url, "SELECT member, numerator, denominator FROM organisation_profijt_shares "
+                      "WHERE organisation = ? AND year = ?")
     members = sql(url, "SELECT member, joined, left_on FROM memberships WHERE organisation = ? ORDER BY member, joined")
 
     def read(conn: Any, item: tuple[str, int]) -> bytes:
         org, year = item
         k = conn.execute(key, item).fetchone()
-        items = [(u, c, orjson.loads(usage) if usage else None) for u, c, usage in conn.execute(charges, item).fetchall()]
-        periods = conn.execute(members, (org,)).fetchall()
         return orjson.dumps({"organisation": org, "year": year, "weights": orjson.loads(k[2]) if k else None,
-                             "items": items, "members": periods})
+                             "units": conn.execute(units, item).fetchall(), "shares": conn.execute(shares, item).fetchall(),
+                             "members": conn.execute(members, (org,)).fetchall()})
 
     return read
 
