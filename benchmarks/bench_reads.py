@@ -119,22 +119,32 @@ def raw_reserves(url: str) -> Raw:
 
 
 def raw_kpis(url: str) -> Raw:
+    """The KPIs' SELECTs (projections/queries.py): placements counted per kind and hours in SQL,
+    the year's targets and outflow, the current commitments, the grants running in the year."""
     qs = [sql(url, q) for q in (
-        "SELECT kind, hours, started, ended FROM placements WHERE party = ?",
+        "SELECT kind, hours, SUM(CASE WHEN started BETWEEN ? AND ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN ended BETWEEN ? AND ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN started <= ? AND (ended IS NULL OR ended > ?) THEN 1 ELSE 0 END) "
+        "FROM placements WHERE party = ? GROUP BY kind, hours",
         "SELECT kind, places, binding FROM placement_targets WHERE party = ? AND year = ? ORDER BY position",
         "SELECT extent, SUM(clients), SUM(avoided) FROM outflows WHERE party = ? AND year = ? GROUP BY extent",
-        "SELECT COALESCE(SUM(committed), 0) FROM budget_movements WHERE party = ? AND year = ?",
-        "SELECT start_date, end_date FROM subsidies WHERE party = ?",
+        "SELECT COALESCE(SUM(committed), 0) FROM budget_lines WHERE party = ? AND year = ?",
+        "SELECT COUNT(*) FROM subsidies WHERE party = ? AND start_date <= ? AND (end_date IS NULL OR end_date >= ?) "
+        "AND (ended_on IS NULL OR ended_on >= ?)",
     )]
 
     def read(conn: Any, item: tuple[str, int]) -> bytes:
-        party, _ = item
-        placements, targets, outflows, committed, subsidies = (
-            conn.execute(q, item if "year" in q else (party,)).fetchall() for q in qs)
-        return orjson.dumps({"placements": [(k, orjson.loads(h), s, e) for k, h, s, e in placements],
+        party, year = item
+        first, last = f"{year}-01-01", f"{year}-12-31"
+        placements = conn.execute(qs[0], (first, last, first, last, last, last, party)).fetchall()
+        targets = conn.execute(qs[1], item).fetchall()
+        outflows = conn.execute(qs[2], item).fetchall()
+        (committed,) = conn.execute(qs[3], item).fetchone()
+        (grants,) = conn.execute(qs[4], (party, last, first, first)).fetchone()
+        return orjson.dumps({"placements": [(k, orjson.loads(h), int(s), int(e), int(a)) for k, h, s, e, a in placements],
                              "targets": [(k, orjson.loads(p), b) for k, p, b in targets],
                              "outflows": [(e, int(n), int(a)) for e, n, a in outflows],
-                             "committedCents": int(committed[0][0]), "subsidies": subsidies})
+                             "committedCents": int(committed), "grants": int(grants)})
 
     return read
 
@@ -154,15 +164,20 @@ PAGE = 100  # the API's default page size: the trail's first page
 
 
 def raw_trail(url: str) -> Raw:
-    q = sql(url, "SELECT m.position, m.sub_budget, m.allocated, m.income, m.spent, m.committed, e.body "
-                 "FROM budget_movements m JOIN log_events e ON e.position = m.position "
-                 "WHERE m.party = ? AND m.year = ? AND m.budget = ? ORDER BY m.position")
+    """The first page of the line's movements in the trail's order, joined to their events, and the count."""
+    order = "position, sub_budget, CASE WHEN committed = 0 THEN 0 ELSE 1 END, allocated, income, spent, committed"
+    page = sql(url, "SELECT m.position, m.sub_budget, m.allocated, m.income, m.spent, m.committed, e.body FROM ("
+                    "SELECT position, sub_budget, allocated, income, spent, committed FROM budget_movements "
+                    f"WHERE party = ? AND year = ? AND budget = ? ORDER BY {order} LIMIT {PAGE}"
+                    ") m JOIN log_events e ON e.position = m.position ORDER BY m.position")
+    count = sql(url, "SELECT COUNT(*) FROM budget_movements WHERE party = ? AND year = ? AND budget = ?")
 
     def read(conn: Any, item: tuple[str, int, str]) -> bytes:
-        rows = conn.execute(q, item).fetchall()
-        page = [{"position": p, "subBudget": s or None, "allocatedCents": a, "incomeCents": i, "spentCents": sp,
-                 "committedCents": c, "event": orjson.loads(body)} for p, s, a, i, sp, c, body in rows[:PAGE]]
-        return orjson.dumps({"count": len(rows), "results": page})
+        rows = conn.execute(page, item).fetchall()
+        (n,) = conn.execute(count, item).fetchone()
+        results = [{"position": p, "subBudget": s or None, "allocatedCents": a, "incomeCents": i, "spentCents": sp,
+                    "committedCents": c, "event": orjson.loads(body)} for p, s, a, i, sp, c, body in rows]
+        return orjson.dumps({"count": int(n), "results": results})
 
     return read
 
