@@ -310,8 +310,8 @@ def measure(url: str, server: common.Server, read: Read, world: World, args: Any
     raw_reads(url, work[:args.warmup], args.clients, raw)
     raw_lat = raw_reads(url, work[args.warmup:], args.clients, raw)
     ours, plain = common.percentiles(lat), common.percentiles(raw_lat)
-    case = f"{read.case}, {args.clients} clients"
-    sizes = {"events": common.head_of(url), "requests": args.requests, "clients": args.clients,
+    case = f"{read.case}, {args.clients} clients" + (f", serve --workers {args.workers}" if args.workers > 1 else "")
+    sizes = {"events": common.head_of(url), "requests": args.requests, "clients": args.clients, "workers": args.workers,
              "parties": len(world.budgets), "organisations": len(world.orgs)}
     extra = {"ms": ours, "rawMs": plain, "requestsPerSecond": round(len(lat) / elapsed, 1)}
     return [
@@ -344,7 +344,7 @@ def run(url: str, args: Any) -> None:
     controllers = dict(zip(gemeenten, common.tokens(url, *(("controller", g) for g in gemeenten)), strict=True))
     world = World(year, budgets, orgs, controllers)
     rows: list[common.Row] = []
-    with common.Server(url) as server:
+    with common.Server(url, workers=args.workers) as server:
         for name in args.only.split(","):
             rows += measure(url, server, READS[name], world, args)
     common.report(rows, record=not args.no_record)
@@ -365,6 +365,7 @@ def main() -> None:
     p = common.parser(__doc__.split("\n\n")[0], events=1_000_000)
     p.add_argument("--reuse", metavar="URL", help="use (and keep) this database; load it first if it is empty")
     p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--workers", type=int, default=1, help="serve --workers N: the reads spread over N processes")
     p.add_argument("--requests", type=int, default=5000, help="measured requests per endpoint (default 5,000)")
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--only", default=",".join(READS), help=f"which of {', '.join(READS)} (default all)")
