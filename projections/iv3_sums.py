@@ -35,7 +35,7 @@ from typing import Any
 
 from ledger import iv3
 from ledger.application import LoggedEvent
-from ledger.effects import effects_of
+from ledger.effects import Effects
 from projections.db import Cursor, ReadDB
 
 BEGROTING_BUCKET, AFTER_YEAR = 0, 5
@@ -100,8 +100,8 @@ def _reversed_type(entry: dict[str, Any], derived: dict[str, Any]) -> str:
     return derived["original"]["type"] if entry["type"] == "Correction" else entry["type"]
 
 
-def add(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
-    """Add a batch of events (in log order) to the kept sums."""
+def add(cur: Cursor, events: Sequence[LoggedEvent], effects: Sequence[Effects]) -> None:
+    """Add a batch of events (in log order), with each one's effects, to the kept sums."""
     cells: dict[tuple[Any, ...], int] = {}
     revisions: dict[tuple[Any, ...], int] = {}
     first: dict[tuple[str, int, str, str], str] = {}
@@ -112,7 +112,7 @@ def add(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
             cell = (*key, applies, line.side, line.taakveld, line.categorie)
             cells[cell] = cells.get(cell, 0) + line.cents
 
-    for e in events:
+    for e, moved in zip(events, effects, strict=True):
         entry, derived = e.entry, e.derived or {}
         party, year, kind = entry["party"], entry["year"], entry["type"]
         dated = (party, year, bucket(year, entry["effectiveDate"]))
@@ -123,7 +123,7 @@ def add(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
             data = entry["data"]
             first.setdefault((party, year, data["budget"], data.get("subBudget") or ""), data["source"])
             first.setdefault((party, year, data["budget"], _BUDGET), data["source"])
-        put(begroting, _EVERY_KIND, iv3.allocation_changes(e.effects if e.effects is not None else effects_of(entry, derived)))
+        put(begroting, _EVERY_KIND, iv3.allocation_changes(moved))
         reversed_type = _reversed_type(entry, derived)
         if reversed_type == "BudgetRevised":  # one baat, placed when reading (see the module docstring)
             original, sign = (derived["original"], -1) if kind == "Correction" else (entry, 1)

@@ -36,8 +36,7 @@ from ledger.effects import effects_of
 from ledger.journal import postings
 from ledger.runtime import few_collections
 from ledger.store import LOG_CHANNEL
-from projections import charge_sums
-from projections import iv3_sums
+from projections import charge_sums, iv3_sums
 from projections.db import Cursor, ReadDB
 from projections.notify import PROJECTED_CHANNEL, Listener
 from projections.schema import READ_MODEL_TABLES, TRACKING, create_indexes, create_schema, index_names
@@ -65,6 +64,7 @@ _INSERTS = ("log_events", "budget_movements", "reserve_movements", "winst_moveme
 def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
     """Write the read-model rows for `events` (in log order) through `cur`."""
     rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in _INSERTS}
+    all_effects = []
     for e in events:
         entry = e.entry
         party, year, at, position = entry["party"], entry["year"], e.recorded_at, e.position
@@ -73,6 +73,7 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
              orjson.dumps(public_event(e)).decode())
         )
         effects = e.effects if e.effects is not None else effects_of(entry, e.derived)
+        all_effects.append(effects)
         for d in effects.lines:
             rows["budget_movements"].append(
                 (position, party, d.year, d.budget, d.sub_budget or "", entry["effectiveDate"], at,
@@ -101,7 +102,7 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         _line_sums(rows["budget_movements"]),
     )
     charge_sums.add(cur, rows["organisation_charges"])
-    iv3_sums.add(cur, events)
+    iv3_sums.add(cur, events, all_effects)
 
 
 def _line_sums(movements: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
