@@ -97,12 +97,39 @@ def _by_weights(cents: int, weights: Mapping[str, Fraction]) -> dict[str, Fracti
     return {party: cents * w / total for party, w in weights.items()}
 
 
-def _whole(usage: tuple[tuple[str, Any], ...]) -> dict[str, int]:
+def whole_usage(usage: Iterable[tuple[str, Any]]) -> dict[str, int]:
     """A usage's exact values scaled by one common factor to whole numbers (a split by
     them is the same split)."""
     values = {party: exact(u) for party, u in usage}
     scale = math.lcm(*(v.denominator for v in values.values()))
     return {party: v.numerator * (scale // v.denominator) for party, v in values.items()}
+
+
+def usage_shares(over: Mapping[int, Mapping[str, int]]) -> dict[str, Fraction]:
+    """Each party's exact share from its cents x usage summed per usage total (`over`):
+    over all totals at once, in whole numbers over their least common multiple."""
+    common = math.lcm(*over)
+    numerators: dict[str, int] = {}
+    for total_usage, sums in over.items():
+        factor = common // total_usage
+        for party, numerator in sums.items():
+            numerators[party] = numerators.get(party, 0) + numerator * factor
+    return {party: Fraction(numerator, common) for party, numerator in numerators.items()}
+
+
+def settle(
+    total: int, exact_shares: dict[str, Fraction], by_key: int, by_key_nonzero: int, weights: Mapping[str, Fraction]
+) -> list[Share]:
+    """The shares in whole cents: `exact_shares` (every weighed party's among them) plus
+    the `by_key` cents split by the key's weights, rounded once; raise `NoKey` when
+    a charge that is not nothing must go by a key that weighs nobody."""
+    parts = _by_weights(by_key, weights)
+    if parts is None and by_key_nonzero:
+        raise NoKey("no allocation key with a positive weight for a member in this year")
+    for party, share in (parts or {}).items():
+        exact_shares[party] += share
+    cents = hamilton(total, exact_shares)
+    return [Share(party, weights.get(party, Fraction(0)), cents[party]) for party in sorted(exact_shares)]
 
 
 def split(
@@ -131,7 +158,7 @@ def split(
     # total add up as integers (Fractions one per item took 25 ms for 340 usages)...
     over: dict[int, dict[str, int]] = {}  # usage total -> party -> cents x usage, summed
     for usage, (cents, nonzero) in by_usage.items():
-        scaled = _whole(usage)
+        scaled = whole_usage(usage)
         total_usage = sum(scaled.values())
         if total_usage == 0:  # a usage that weighs nobody: by the key instead
             by_key[0] += cents
@@ -140,21 +167,8 @@ def split(
         sums = over.setdefault(total_usage, {})
         for party, units in scaled.items():
             sums[party] = sums.get(party, 0) + cents * units
-    # ... and over all totals at once, in whole numbers over their least common multiple.
-    common = math.lcm(*over)
-    numerators: dict[str, int] = {}
-    for total_usage, sums in over.items():
-        factor = common // total_usage
-        for party, numerator in sums.items():
-            numerators[party] = numerators.get(party, 0) + numerator * factor
+    # ... and over all totals at once.
     exact_shares: dict[str, Fraction] = {party: Fraction(0) for party in weights}
-    for party, numerator in numerators.items():
-        exact_shares[party] = exact_shares.get(party, Fraction(0)) + Fraction(numerator, common)
-    parts = _by_weights(by_key[0], weights)
-    if parts is None and by_key[1]:
-        raise NoKey("no allocation key with a positive weight for a member in this year")
-    for party, share in (parts or {}).items():
-        exact_shares[party] += share
-    cents = hamilton(total, exact_shares)
-    shares = [Share(party, weights.get(party, Fraction(0)), cents[party]) for party in sorted(exact_shares)]
-    return total, shares
+    for party, share in usage_shares(over).items():
+        exact_shares[party] = exact_shares.get(party, Fraction(0)) + share
+    return total, settle(total, exact_shares, by_key[0], by_key[1], weights)

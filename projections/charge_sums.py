@@ -11,8 +11,8 @@ depends on a year's charges only through
 - under `profijt`, each member's exact share of the charges with a usage: the sum of
   cents x its usage / the usage's total. A member named in such a usage is listed even
   when its share is nothing, as the split lists it.
-`split_year` puts the split's exact shares together from these and rounds them with the
-split's own `hamilton`, so every field of the answer is the item-by-item split's
+`split_year` puts the split's exact shares together from these and settles them with the
+split's own `settle` (the key's part, the rounding), so every field of the answer is the item-by-item split's
 (tests/test_cost_split_sums.py holds it to that split, which as-of reads still take).
 
 The shares are fractions kept reduced, so a row is the same however the log was cut
@@ -24,7 +24,6 @@ of a thousand digits and more, and Python refuses decimal conversions of integer
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
@@ -32,7 +31,6 @@ from typing import Any
 import orjson
 
 from ledger import split
-from ledger.subsidy import exact
 from projections.db import Cursor, ReadDB
 
 _ADD_UNITS = (
@@ -49,26 +47,6 @@ _PUT_SHARES = (
 _SHARES = "SELECT member, numerator, denominator FROM organisation_profijt_shares WHERE organisation = ? AND year = ?"
 
 
-def _whole(usage: Mapping[str, Any]) -> dict[str, int]:
-    """A usage's exact values scaled by one common factor to whole numbers (a split by
-    them is the same split), so a batch sums integers, as `split.split` does."""
-    values = {member: exact(u) for member, u in usage.items()}
-    scale = math.lcm(*(v.denominator for v in values.values()))
-    return {member: v.numerator * (scale // v.denominator) for member, v in values.items()}
-
-
-def _shares(by_total: Mapping[int, Mapping[str, int]]) -> dict[str, Fraction]:
-    """Each member's exact share from its cents x usage summed per usage total: over all
-    totals at once, in whole numbers over their least common multiple."""
-    common = math.lcm(*by_total)
-    numerators: dict[str, int] = {}
-    for total, sums in by_total.items():
-        factor = common // total
-        for member, numerator in sums.items():
-            numerators[member] = numerators.get(member, 0) + numerator * factor
-    return {member: Fraction(numerator, common) for member, numerator in numerators.items()}
-
-
 def _fraction(numerator: str, denominator: str) -> Fraction:
     return Fraction(int(numerator, 16), int(denominator, 16))
 
@@ -82,7 +60,7 @@ def add(cur: Cursor, charges: Iterable[tuple[Any, ...]]) -> None:
         sums = units.setdefault((organisation, year, unit), [0, 0, 0, 0])
         sums[0] += cents
         sums[1] += cents != 0
-        whole = _whole(orjson.loads(usage)) if usage else {}
+        whole = split.whole_usage(orjson.loads(usage).items()) if usage else {}
         total = sum(whole.values())
         if total == 0:  # no usage, or one that weighs nobody: by the key
             sums[2] += cents
@@ -94,7 +72,7 @@ def add(cur: Cursor, charges: Iterable[tuple[Any, ...]]) -> None:
     if units:
         cur.executemany(_ADD_UNITS, [(*group, *sums) for group, sums in units.items()])
     for (organisation, year), by_total in by_usage.items():
-        shares = _shares(by_total)
+        shares = split.usage_shares(by_total)
         for member, numerator, denominator in cur.execute(_SHARES, (organisation, year)).fetchall():
             if member in shares:
                 shares[member] += _fraction(numerator, denominator)
@@ -131,12 +109,4 @@ def split_year(
     exact_shares = {party: Fraction(0) for party in weights}
     for member, numerator, denominator in usage:
         exact_shares[member] = exact_shares.get(member, Fraction(0)) + _fraction(numerator, denominator)
-    weighs = sum(weights.values(), Fraction(0))
-    if weighs == 0 and nonzero:
-        raise split.NoKey("no allocation key with a positive weight for a member in this year")
-    if weighs != 0:
-        for party, weight in weights.items():
-            exact_shares[party] += by_key * weight / weighs
-    cents = split.hamilton(total, exact_shares)
-    shares = [split.Share(party, weights.get(party, Fraction(0)), cents[party]) for party in sorted(exact_shares)]
-    return total, shares, units
+    return total, split.settle(total, exact_shares, by_key, nonzero, weights), units
