@@ -2,12 +2,14 @@
 
 Proven by making the log unreadable to the follower: the read model still reaches
 the head as the post returns. Exactly once still holds where the inline path must
-stand aside (the read model behind the log, as in a rebuild) and where it fails (the
-batch is stored all the same, and the follower applies it once), on both stores.
+stand aside (the read model behind the log, as in a rebuild), where it fails (the
+batch is stored all the same, and the follower applies it once), and where two
+writers project their own posts at once (the read model is a rebuild's), on both stores.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +21,7 @@ from ledger.events import parse_event
 from projections import queries, runner
 from projections.db import ReadDB
 from projections.runner import NAME, Projector
-from projections.schema import TRACKING
+from projections.schema import READ_MODEL_TABLES, TRACKING
 
 PARTY = "GM0439"
 
@@ -116,3 +118,64 @@ def test_a_batch_the_read_model_cannot_take_is_stored_and_applied_once_later(
     assert projector.catch_up() == 2
     assert _spent(db) == 30
     assert [e["position"] for e in queries.events(db, parties=None, limit=10)[0]] == [1, 2, 3, 4]
+
+
+def _rows(db: ReadDB) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model table's rows, sorted (positions and all)."""
+    with db.transaction() as cur:
+        return {t: sorted(map(repr, cur.execute(f"SELECT * FROM {t}").fetchall())) for t in READ_MODEL_TABLES}
+
+
+def test_two_processes_projecting_their_own_posts_at_once_apply_each_event_once(
+    opened: Any,
+) -> None:
+    """Two ledgers on one store (as two API workers), each projecting its posts in their
+    transactions, post batches for their own parties at the same time: the read model is
+    the one a rebuild makes, row for row, with every event in it once."""
+    ledger, db, projector = opened
+    url = db.url
+    parties = ("GM0439", "GM0440")
+    ledger.post(
+        [parse_event({"id": str(uuid.uuid4()), "type": "PartyRegistered", "party": p, "effectiveDate": "2014-01-01",
+                      "data": {"name": p, "kind": "gemeente"}}) for p in parties]
+        + [parse_event({"id": str(uuid.uuid4()), "type": "BudgetAllocated", "party": p, "effectiveDate": "2015-01-01",
+                        "data": {"budget": "participatiebudget", "source": "rijk", "amountCents": 10**9}}) for p in parties],
+        "admin:test",
+    )
+    projector.catch_up()
+    workers = [(Ledger(url), ReadDB(url)) for _ in parties]
+    projected: list[bool] = []
+    failed: list[BaseException] = []
+
+    def post_all(worker: tuple[Ledger, ReadDB], party: str) -> None:
+        try:
+            post_batches(worker, party)
+        except BaseException as e:  # noqa: BLE001 - reported by the test's own thread
+            failed.append(e)
+
+    def post_batches(worker: tuple[Ledger, ReadDB], party: str) -> None:
+        other, other_db = worker
+        Projector(other, other_db).project_own_posts()
+        for n in range(30):
+            batch = [parse_event({"id": str(uuid.uuid4()), "type": "CostBooked", "party": party,
+                                  "effectiveDate": f"2015-{n % 12 + 1:02d}-10",
+                                  "data": {"budget": "participatiebudget", "category": "uitvoering", "amountCents": n + i + 1}})
+                     for i in range(20)]
+            projected.append(other.post(batch, "admin:test").projected)
+
+    threads = [threading.Thread(target=post_all, args=(w, p)) for w, p in zip(workers, parties)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for other, other_db in workers:
+        other_db.close()
+        other.close()
+    assert not failed, failed
+    assert any(projected)  # the workers did project inline, interleaved
+    projector.catch_up()  # whatever a worker left to the follower
+    assert len(projected) == 60 and projector.position() == ledger.head() == 4 + 60 * 20
+    live = _rows(db)
+    assert len(live["log_events"]) == ledger.head()  # every event once
+    projector.rebuild()
+    assert _rows(db) == live
