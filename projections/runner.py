@@ -265,7 +265,7 @@ class Projector:
                 if self.db.postgres:
                     cur.execute(f"NOTIFY {PROJECTED_CHANNEL}")  # delivered at commit, to waiting API workers
         except Exception:
-            applied = False
+            applied = False  # its rows are rolled back below, whatever it had written
             log.exception("could not project a batch as it was stored; the projector will apply it")
             cur.execute("ROLLBACK TO SAVEPOINT project_inline")
         cur.execute("RELEASE SAVEPOINT project_inline")
