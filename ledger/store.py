@@ -187,10 +187,14 @@ class _Receipts:
         """The chain hash at or before `after` (where the range's chain starts), and the
         receipts of positions after `after` up to `upto`, in order."""
         with self.datastore.transaction(commit=False) as c:
-            c.execute(self._q("SELECT chain_hash FROM {t} WHERE position <= ? ORDER BY position DESC LIMIT 1"), [after])
-            row = c.fetchone()
-            c.execute(self._q("SELECT * FROM {t} WHERE position > ? AND position <= ? ORDER BY position"), [after, upto])
-            return (row["chain_hash"] if row else chain.GENESIS), [_receipt(r) for r in c.fetchall()]
+            return self._receipt_range(c, after, upto)
+
+    def _receipt_range(self, c: Any, after: int, upto: int) -> tuple[str, list[Receipt]]:
+        """`receipts_between`, in the caller's transaction."""
+        c.execute(self._q("SELECT chain_hash FROM {t} WHERE position <= ? ORDER BY position DESC LIMIT 1"), [after])
+        row = c.fetchone()
+        c.execute(self._q("SELECT * FROM {t} WHERE position > ? AND position <= ? ORDER BY position"), [after, upto])
+        return (row["chain_hash"] if row else chain.GENESIS), [_receipt(r) for r in c.fetchall()]
 
     def log_page(self, after: int, limit: int) -> tuple[str, list[tuple[int, bytes]], list[Receipt]]:
         """Up to `limit` stored events after position `after`, as (position, state), with
@@ -207,12 +211,8 @@ class _Receipts:
             events = [(row["position"], bytes(row["state"])) for row in c.fetchall()]
             if not events:
                 return chain.GENESIS, [], []
-            c.execute(self._q("SELECT chain_hash FROM {t} WHERE position <= ? ORDER BY position DESC LIMIT 1"), [after])
-            row = c.fetchone()
-            c.execute(
-                self._q("SELECT * FROM {t} WHERE position > ? AND position <= ? ORDER BY position"), [after, events[-1][0]]
-            )
-            return (row["chain_hash"] if row else chain.GENESIS), events, [_receipt(r) for r in c.fetchall()]
+            previous, receipts = self._receipt_range(c, after, events[-1][0])
+            return previous, events, receipts
 
     def last_receipt_position(self) -> int:
         with self.datastore.transaction(commit=False) as c:
