@@ -219,9 +219,14 @@ def begroting(
     """The begroting (periode 0) lines of one event: the allocations' baten, and each
     budget line's allocation change as lasten (see the module docstring)."""
     derived = derived or {}
-    reversed_type = derived["original"]["type"] if entry["type"] == "Correction" else entry["type"]
-    baten = lines(entry, derived, source_of=source_of) if reversed_type in ("BudgetAllocated", "BudgetRevised") else []
+    allocating = reversed_type(entry, derived) in ("BudgetAllocated", "BudgetRevised")
+    baten = lines(entry, derived, source_of=source_of) if allocating else []
     return baten + allocation_changes(effects_of(entry, derived))
+
+
+def reversed_type(entry: dict[str, Any], derived: dict[str, Any]) -> str:
+    """An event's type, or for a correction the type of the event it reverses."""
+    return derived["original"]["type"] if entry["type"] == "Correction" else entry["type"]
 
 
 def allocation_changes(effects: Effects) -> list[Line]:

@@ -95,11 +95,6 @@ def buckets(period: int) -> tuple[int, int]:
     return (BEGROTING_BUCKET, BEGROTING_BUCKET) if period == BEGROTING_BUCKET else (1, min(period, AFTER_YEAR))
 
 
-def _reversed_type(entry: dict[str, Any], derived: dict[str, Any]) -> str:
-    """An event's type, or for a correction the type of the event it reverses."""
-    return derived["original"]["type"] if entry["type"] == "Correction" else entry["type"]
-
-
 def add(cur: Cursor, events: Sequence[LoggedEvent], effects: Sequence[Effects]) -> None:
     """Add a batch of events (in log order), with each one's effects, to the kept sums."""
     cells: dict[tuple[Any, ...], int] = {}
@@ -124,7 +119,7 @@ def add(cur: Cursor, events: Sequence[LoggedEvent], effects: Sequence[Effects]) 
             first.setdefault((party, year, data["budget"], data.get("subBudget") or ""), data["source"])
             first.setdefault((party, year, data["budget"], _BUDGET), data["source"])
         put(begroting, _EVERY_KIND, iv3.allocation_changes(moved))
-        reversed_type = _reversed_type(entry, derived)
+        reversed_type = iv3.reversed_type(entry, derived)
         if reversed_type == "BudgetRevised":  # one baat, placed when reading (see the module docstring)
             original, sign = (derived["original"], -1) if kind == "Correction" else (entry, 1)
             data = original["data"]
@@ -132,9 +127,9 @@ def add(cur: Cursor, events: Sequence[LoggedEvent], effects: Sequence[Effects]) 
             for key in (begroting, dated):
                 revisions[(*key, *line)] = revisions.get((*key, *line), 0) + sign * data["amountCents"]
             continue
-        if reversed_type == "BudgetAllocated":
-            put(begroting, _EVERY_KIND, iv3.lines(entry, derived))
         other, organisation = iv3.lines(entry, derived), iv3.lines(entry, derived, organisation=True)
+        if reversed_type == "BudgetAllocated":
+            put(begroting, _EVERY_KIND, other)
         if other == organisation:
             put(dated, _EVERY_KIND, other)
         else:
