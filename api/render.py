@@ -168,6 +168,22 @@ def paged(request: web.Request, results: list[dict[str, Any]], count: int, page:
     )
 
 
+def window(request: web.Request) -> tuple[int, int | None]:
+    """The rows a list paged in the database reads: the offset and limit of ?page= and
+    ?pageSize=, or every row (limit None) for a table."""
+    if wants_table(request):
+        return 0, None
+    page, size = page_params(request)
+    return (page - 1) * size, size
+
+
+def window_of(request: web.Request, rows: list[dict[str, Any]], count: int, filename: str) -> web.Response:
+    """The rows read by `window`, of `count` in all: one page, or every row as a table."""
+    if wants_table(request):
+        return table_response(request, rows, filename)
+    return paged(request, rows, count, *page_params(request))
+
+
 def page_of(request: web.Request, rows: list[dict[str, Any]], filename: str) -> web.Response:
     """One page of `rows` (?page=, ?pageSize=), or every row as a table."""
     if wants_table(request):

@@ -18,7 +18,7 @@ from api import state
 from api.access import READ_ALL, authenticate, check_may_post, check_read, may_read, refused_posts
 from api.logs import PRINCIPAL_ID
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
-from api.render import int_param, json_response, page_of, page_params, paged, table_response, wants_table, whole_number
+from api.render import int_param, json_response, page_of, table_response, wants_table, whole_number, window, window_of
 from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
@@ -430,15 +430,11 @@ async def audit_verify(request: web.Request) -> web.Response:
 async def journal(request: web.Request) -> web.Response:
     """One party's postings, paged in the database (a journal grows with every event)."""
     def postings(db: ReadDB, party: str, year: int | None, years: Years | None) -> tuple[list[dict[str, Any]], int]:
-        if wants_table(request):
-            return queries.journal(db, party=party, year=year, years=years, as_of=as_of_param(request))
-        page, size = page_params(request)
-        return queries.journal(db, party=party, year=year, years=years, as_of=as_of_param(request), offset=(page - 1) * size, limit=size)
+        offset, limit = window(request)
+        return queries.journal(db, party=party, year=year, years=years, as_of=as_of_param(request), offset=offset, limit=limit)
 
     rows, count = await read_party(request, optional_year, postings)
-    if wants_table(request):
-        return table_response(request, rows, "journal")
-    return paged(request, rows, count, *page_params(request))
+    return window_of(request, rows, count, "journal")
 
 
 @routes.get("/v1/balances/{party}/{year}/{budget}/trail")
@@ -446,16 +442,11 @@ async def trail(request: web.Request) -> web.Response:
     """Every event behind a budget's figures, for the auditor tracing a euro back: paged
     in the database (a busy budget line has thousands), whole as a table."""
     def events(db: ReadDB, party: str, year: int, _: Years | None) -> tuple[list[dict[str, Any]], int]:
-        budget, as_of = request.match_info["budget"], as_of_param(request)
-        if wants_table(request):
-            return queries.trail(db, party, year, budget, as_of)
-        page, size = page_params(request)
-        return queries.trail(db, party, year, budget, as_of, offset=(page - 1) * size, limit=size)
+        offset, limit = window(request)
+        return queries.trail(db, party, year, request.match_info["budget"], as_of_param(request), offset, limit)
 
     rows, count = await read_party(request, path_year, events, "party")
-    if wants_table(request):
-        return table_response(request, rows, "trail")
-    return paged(request, rows, count, *page_params(request))
+    return window_of(request, rows, count, "trail")
 
 
 # --- Iv3 ---------------------------------------------------------------------------
