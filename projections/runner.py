@@ -301,7 +301,7 @@ class Projector:
                 done += n
                 bar.update(n)
         with self.db.transaction(write=True) as cur:
-            create_indexes(cur)
+            create_indexes(cur, self.db.postgres)
         self._advanced()
         return done
 

@@ -139,9 +139,23 @@ def index_names() -> list[str]:
     return [statement.split(" ON ")[0].split()[-1] for statement in INDEXES]
 
 
-def create_indexes(cur: Cursor) -> None:
-    for statement in INDEXES:
-        cur.execute(statement)
+def create_indexes(cur: Cursor, postgres: bool) -> None:
+    """Create the secondary indexes that are missing, and no others: PostgreSQL's
+    CREATE INDEX takes a SHARE lock on its table even when IF NOT EXISTS finds the
+    index, which stalls every writer of that table (and deadlocked a starting worker
+    against another's inline projection)."""
+    existing = _existing_indexes(cur, postgres)
+    for name, statement in zip(index_names(), INDEXES, strict=True):
+        if name not in existing:
+            cur.execute(statement)
+
+
+def _existing_indexes(cur: Cursor, postgres: bool) -> set[str]:
+    if postgres:
+        rows = cur.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()").fetchall()
+    else:
+        rows = cur.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    return {row[0] for row in rows}
 
 
 def create_schema(db: ReadDB, projection: str) -> None:
@@ -150,6 +164,11 @@ def create_schema(db: ReadDB, projection: str) -> None:
     with db.transaction(write=True) as cur:
         if db.postgres:  # workers starting together must not race on CREATE TABLE
             cur.execute("SELECT pg_advisory_xact_lock(7243001)")
+            # Then the tracking row, before any table: every projecting transaction
+            # takes its locks in that order (projections/runner.py), so a process
+            # starting beside a worker that projects its posts waits, never deadlocks.
+            if cur.execute("SELECT to_regclass(?)", (TRACKING,)).fetchone() != (None,):
+                cur.execute(f"SELECT position FROM {TRACKING} WHERE name = ? FOR UPDATE", (projection,))
         cur.execute(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)")
         row = cur.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
         if row is None or row[0] != SCHEMA_VERSION:
@@ -159,7 +178,7 @@ def create_schema(db: ReadDB, projection: str) -> None:
             cur.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (?)", (SCHEMA_VERSION,))
         for name, columns in TABLES.items():
             cur.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
-        create_indexes(cur)
+        create_indexes(cur, db.postgres)
         cur.execute(
             f"INSERT INTO {TRACKING} (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
             (projection,),

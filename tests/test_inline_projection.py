@@ -10,10 +10,12 @@ writers project their own posts at once (the read model is a rebuild's), on both
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 
 from ledger.application import Ledger
@@ -179,3 +181,57 @@ def test_two_processes_projecting_their_own_posts_at_once_apply_each_event_once(
     assert len(live["log_events"]) == ledger.head()  # every event once
     projector.rebuild()
     assert _rows(db) == live
+
+
+def test_a_process_starting_beside_an_inline_projection_waits_for_it_and_does_not_deadlock(pg_url: str) -> None:
+    """A worker starting (its projector creating the read model's schema) while another
+    worker's post holds the tracking row and is about to write its rows: the starting
+    one waits on the tracking row before it locks any table, so the post's writes go
+    through. Before, CREATE INDEX IF NOT EXISTS took SHARE locks on every table and
+    then waited on the row: PostgreSQL found a deadlock and killed one of them."""
+    ledger, db = Ledger(pg_url), ReadDB(pg_url)
+    Projector(ledger, db)
+    posting = psycopg.connect(db.conninfo)
+    started: list[BaseException | None] = []
+
+    def start_worker() -> None:
+        try:
+            other, other_db = Ledger(pg_url), ReadDB(pg_url)
+            Projector(other, other_db)
+            other_db.close()
+            other.close()
+            started.append(None)
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            started.append(e)
+
+    try:
+        posting.execute("SET lock_timeout = '10s'")
+        posting.execute(f"UPDATE {TRACKING} SET position = position WHERE name = %s", (NAME,))  # as the CAS does
+        worker = threading.Thread(target=start_worker)
+        worker.start()
+        _wait_until_blocked(posting, worker)
+        for table in READ_MODEL_TABLES:  # the lock each of the post's COPYs and upserts takes
+            posting.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
+        posting.commit()
+        worker.join(30)
+        assert started == [None]
+    finally:
+        posting.close()
+        db.close()
+        ledger.close()
+
+
+def _wait_until_blocked(posting: psycopg.Connection[Any], worker: threading.Thread) -> None:
+    """Until another backend waits on a lock (the starting worker, on the tracking row)."""
+    with psycopg.connect(posting.info.dsn, autocommit=True) as watcher:
+        for _ in range(200):
+            (waiting,) = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> %s",
+                (posting.info.backend_pid,),
+            ).fetchone() or (0,)
+            if waiting:
+                return
+            assert worker.is_alive(), "the worker started without waiting for the post's transaction"
+            time.sleep(0.05)
+    raise AssertionError("the starting worker never waited on the posting transaction")
