@@ -1,7 +1,8 @@
 """The controllers' dashboard at `/`: the files in api/dashboard/, which read /v1 with the
 token the controller signs in with. They are served with headers that let the page load
 nothing from another server (so it works offline and leaks nothing) and run no inline
-script."""
+script. The one library, the charts' uPlot, is vendored in api/dashboard/vendor/ and
+served from here like the page's own files."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from api.problems import not_found
 
 FILES = Path(__file__).with_name("dashboard")
 ASSETS = frozenset({"dashboard.js", "dashboard.css"})
+VENDORED = frozenset({"uPlot.iife.min.js", "uPlot.min.css"})  # the chart library: dashboard/vendor/README.md
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
@@ -38,6 +40,14 @@ async def asset(request: web.Request) -> web.FileResponse:
     return web.FileResponse(FILES / name, headers=HEADERS)
 
 
+async def vendored(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in VENDORED:
+        raise not_found(f"the dashboard has no file vendor/{name}")
+    return web.FileResponse(FILES / "vendor" / name, headers=HEADERS)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/", index, name="dashboard")
     router.add_get("/dashboard/{name}", asset, name="dashboard-asset")
+    router.add_get("/dashboard/vendor/{name}", vendored, name="dashboard-vendored")
