@@ -11,7 +11,7 @@ from typing import Any
 from api.render import XLSX
 from ledger.audit import MAX_POSITION
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
-from ledger.events import PARTY_CODE, PAYLOADS, Envelope
+from ledger.events import CODE, PARTY_CODE, PAYLOADS, Envelope
 from ledger.rules import RULES
 
 API_VERSION = "1.0.0"
@@ -77,6 +77,11 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 _PARTY = _query("party", "Party code, e.g. GM0439", {"type": "string", "pattern": PARTY_CODE})
 _YEAR = _query("year", "Budget year (of an organisation, for a member: one it was a member in)",
                {"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR})
+_YEAR_RANGE = [
+    _query(name, f"{which} budget year of a meerjarenraming (inclusive; not beside year)",
+           {"type": "integer", "minimum": FIRST_YEAR, "maximum": LAST_YEAR})
+    for name, which in (("fromYear", "The first"), ("toYear", "The last"))
+]
 _AS_OF = _query("asOf", "The answer as the ledger knew it at this recorded instant", {"type": "string", "format": "date-time"})
 _PAGE = _query("page", "Page number, from 1", {"type": "integer", "minimum": 1})
 _PAGE_SIZE = _query("pageSize", "Rows per page", {"type": "integer", "minimum": 1, "maximum": 1000})
@@ -188,7 +193,8 @@ def _schemas() -> dict[str, Any]:
     schemas["Balance"] = {
         "type": "object",
         "required": ["party", "year", "budget", "subBudget", "allocatedCents", "incomeCents", "spentCents",
-                     "committedCents", "availableCents", "saldoCents"],
+                     "committedCents", "availableCents", "saldoCents", "primitiveCents", "amendmentsCents",
+                     "structuralSaldoCents", "status"],
         "properties": {
             "party": {"type": "string"},
             "year": {"type": "integer"},
@@ -200,6 +206,14 @@ def _schemas() -> dict[str, Any]:
             "committedCents": _cents("Committed, not yet paid"),
             "availableCents": _cents("allocated + income - spent - committed"),
             "saldoCents": _cents("allocated + income - spent"),
+            "primitiveCents": _cents("The primitive begroting: what BudgetAllocated gave"),
+            "amendmentsCents": _cents("Begrotingswijzigingen: BudgetRevised and FundsReallocated; "
+                                      "allocated = primitive + amendments"),
+            "structuralSaldoCents": _cents("The saldo without what reserves (ReserveWithdrawn) and the "
+                                           "meeneemregeling put in: the structural gap"),
+            "status": {"type": "string", "enum": ["voorlopig", "definitief"],
+                       "description": "voorlopig while the line's latest allocation is voorlopig (a total row: "
+                                      "while any of its lines is)"},
         },
     }
     schemas["Reserve"] = {
@@ -216,6 +230,27 @@ def _schemas() -> dict[str, Any]:
             "refluxCents": _cents("Flowed back into a revolving reserve, ever"),
         },
     }
+    schemas["RunwayYear"] = _object(
+        ["year", "openingCents", "addedCents", "withdrawnCents", "closingCents"],
+        {
+            "year": {"type": "integer"},
+            "openingCents": _cents("Balance at the start of the year (the establishing year: the opening balance)"),
+            "addedCents": _cents("Added during the year (dotaties, reflux)"),
+            "withdrawnCents": _cents("Withdrawn during the year, planned (future-dated) withdrawals included"),
+            "closingCents": _cents("Balance at the end of the year"),
+        },
+    )
+    schemas["Runway"] = _object(
+        ["party", "reserve", "years", "emptyAt"],
+        {
+            "party": {"type": "string"},
+            "reserve": {"type": "string"},
+            "years": {"type": "array", "items": _ref("RunwayYear"),
+                      "description": "Every year from the reserve's first movement to its last dated one"},
+            "emptyAt": {"type": ["integer", "null"], "description": "The first year whose closing balance is 0"},
+        },
+        "When a reserve runs dry, by effective date",
+    )
     schemas["Problem"] = {
         "type": "object",
         "required": ["type", "title", "status", "detail"],
@@ -273,6 +308,20 @@ _SHARES = {
             "party": {"type": "string"},
             "weight": {"type": "number", "description": "The key's weight, pro-rated by days of membership"},
             "amountCents": _cents("This member's share"),
+        },
+    ),
+}
+# A cost split's shares, with the advances and the settlement (afrekening) of each member.
+_SETTLED_SHARES = {
+    "type": "array",
+    "items": _object(
+        [*_SHARES["items"]["required"], "invoicedCents", "paidCents", "settlementCents"],
+        {
+            **_SHARES["items"]["properties"],
+            "invoicedCents": _cents("Advances (voorschotten) invoiced to the member for the year"),
+            "paidCents": _cents("What the member paid for the year"),
+            "settlementCents": _cents("The afrekening: amountCents - paidCents (positive: the member owes more; "
+                                      "negative: it gets money back)"),
         },
     ),
 }
@@ -348,7 +397,7 @@ def _organisation_schemas() -> dict[str, Any]:
                 "basis": {"type": ["string", "null"], "description": "The key's basis (inwoners, clienten, ...)"},
                 "keyYear": {"type": ["integer", "null"], "description": "The year the key in force was set for"},
                 "totalCents": _cents("Net charge to the members: costs plus deficits minus surpluses"),
-                "shares": {**_SHARES, "type": "array", "description": "Shares that add up exactly to totalCents"},
+                "shares": {**_SETTLED_SHARES, "description": "Shares that add up exactly to totalCents"},
                 "units": {"type": "array", "items": _object(["unit", "totalCents"], {
                     "unit": {"type": "string"}, "totalCents": _cents("The unit's net charge")})},
             },
@@ -490,12 +539,13 @@ def table_columns() -> dict[str, list[str]]:
         "events": members(schemas["LoggedEvent"]["allOf"][0]),
         "balances": members(schemas["Balance"]),
         "reserves": members(schemas["Reserve"]),
+        "runway": ["party", "reserve", *members(schemas["RunwayYear"])],
         "parties": members(schemas["Party"]),
         "journal": members(schemas["Posting"]),
         "trail": members(schemas["TrailEntry"]),
         "trial-balance": members(schemas["AccountBalance"]),
         "kpis": members(schemas["Kpis"]["properties"]["placements"]["items"]),
-        "cost-split": ["organisation", "year", "policy", *members(_SHARES["items"])],
+        "cost-split": ["organisation", "year", "policy", *members(_SETTLED_SHARES["items"])],
         "iv3": ["side", *members(schemas["Iv3Line"])],
     }
 
@@ -570,8 +620,8 @@ def _paths() -> dict[str, Any]:
                 "tags": ["balances"],
                 "summary": "Budget balances per party, budget, sub-budget and year",
                 "security": secured,
-                "parameters": [_PARTY, _YEAR, _query("budget", "Budget code", {"type": "string"}), _AS_OF,
-                               _PAGE, _PAGE_SIZE],
+                "parameters": [_PARTY, _YEAR, *_YEAR_RANGE, _query("budget", "Budget code", {"type": "string"}),
+                               _AS_OF, _PAGE, _PAGE_SIZE],
                 "responses": {**_ok("Balances", _page_of("Balance"), csv=True), **_errors("400", "401", "403")},
             }
         },
@@ -585,6 +635,13 @@ def _paths() -> dict[str, Any]:
                 "responses": {**_ok("Reserves", _page_of("Reserve"), csv=True), **_errors("400", "401", "403")},
             }
         },
+        "/v1/reserves/{party}/{reserve}/runway": _read(
+            "getReserveRunway", "reserves", "A reserve's balance year by year and the year it runs dry",
+            [{"name": "party", "in": "path", "required": True, "schema": {"type": "string", "pattern": PARTY_CODE}},
+             {"name": "reserve", "in": "path", "required": True, "schema": {"type": "string", "pattern": CODE}},
+             _AS_OF],
+            _ok("The runway", _ref("Runway"), csv=True), secured, ("400", "401", "403", "404"),
+        ),
         **_organisation_paths(secured),
         **_audit_paths(secured),
     }

@@ -24,7 +24,7 @@ from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import split
 from ledger.audit import MAX_POSITION, parse_anchor
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
-from ledger.events import PARTY_CODE, Event, InvalidEvent, InvalidParam, parse_event
+from ledger.events import CODE, PARTY_CODE, Event, InvalidEvent, InvalidParam, parse_event
 from projections import iv3 as iv3_report
 from projections import queries
 from projections.db import ReadDB
@@ -290,8 +290,9 @@ async def get_event(request: web.Request) -> web.Response:
 @routes.get("/v1/balances")
 async def balances(request: web.Request) -> web.Response:
     def rows(db: ReadDB, parties: Scope) -> list[dict[str, Any]]:
-        year, budget = optional_year(request), request.query.get("budget")
-        return queries.balances(db, parties=parties, year=year, budget=budget, as_of=as_of_param(request))
+        year, (first, last), budget = optional_year(request), year_range(request), request.query.get("budget")
+        return queries.balances(db, parties=parties, year=year, from_year=first, to_year=last, budget=budget,
+                                as_of=as_of_param(request))
 
     return page_of(request, await read_scoped(request, rows), "balances")
 
@@ -302,6 +303,26 @@ async def reserves(request: web.Request) -> web.Response:
         request, lambda db, parties: queries.reserves(db, parties=parties, year=optional_year(request), as_of=as_of_param(request))
     )
     return page_of(request, rows, "reserves")
+
+
+@routes.get("/v1/reserves/{party}/{reserve}/runway")
+async def reserve_runway(request: web.Request) -> web.Response:
+    """When the reserve runs dry: its balance year by year, planned withdrawals included."""
+
+    def years(db: ReadDB, party: str, _: None, readable: Years | None) -> dict[str, Any]:
+        reserve = request.match_info["reserve"]
+        if not re.fullmatch(CODE, reserve):
+            raise bad_param("reserve", "must be a reserve code such as participatie")
+        found = queries.runway(db, party, reserve, readable, as_of_param(request))
+        if found is None:
+            raise not_found(f"{party} has no reserve {reserve}")
+        return found
+
+    body = await read_party(request, lambda _: None, years, "party")
+    if wants_table(request):
+        return table_response(request, [{"party": body["party"], "reserve": body["reserve"], **y} for y in body["years"]],
+                              "runway")
+    return json_response(body)
 
 
 @routes.get("/v1/parties")
@@ -339,6 +360,18 @@ async def read_party(
 
 def optional_year(request: web.Request) -> int | None:
     return int_param(request, "year", None, FIRST_YEAR, LAST_YEAR)
+
+
+def year_range(request: web.Request) -> tuple[int | None, int | None]:
+    """`fromYear` and `toYear` (inclusive, either may be left out): the years of a
+    meerjarenraming in one read. Not beside `year`, which names one."""
+    first = int_param(request, "fromYear", None, FIRST_YEAR, LAST_YEAR)
+    last = int_param(request, "toYear", None, FIRST_YEAR, LAST_YEAR)
+    if (first is not None or last is not None) and "year" in request.query:
+        raise bad_param("year", "name one year, or a range with fromYear and toYear, not both")
+    if first is not None and last is not None and first > last:
+        raise bad_param("toYear", f"must not be before fromYear ({first})")
+    return first, last
 
 
 def required_year(request: web.Request) -> int:

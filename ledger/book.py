@@ -51,12 +51,18 @@ CORRECTABLE = frozenset(
         "OrganisationCostBooked",
         "OrganisationResultDetermined",
         "OutflowRegistered",
+        "ContributionInvoiced",
+        "ContributionPaid",
     }
 )
+# The field a partial correction reverses part of (every other correctable type with an
+# amount has `amountCents`); an outflow counts a client, which has no part to reverse.
+_CORRECTED_AMOUNT = {"ReserveEstablished": "openingBalanceCents", "OutflowRegistered": None}
 # Types that change a subsidy's commitment; the book derives the change.
 _SUBSIDY = frozenset({"SubsidyGranted", "LoonwaardeMeasured", "SubsidyPaid", "SubsidyEnded"})
 _ORGANISATION_ONLY = frozenset(
-    {"MembershipChanged", "AllocationKeySet", "OrganisationCostBooked", "OrganisationResultDetermined"}
+    {"MembershipChanged", "AllocationKeySet", "OrganisationCostBooked", "OrganisationResultDetermined",
+     "ContributionInvoiced", "ContributionPaid"}
 )
 
 
@@ -127,6 +133,7 @@ class Book(Aggregate):
         self.placements: dict[str, dict[str, Any]] = {}
         self.targets: dict[str, dict[str, Any]] = {}
         self.corrected: dict[str, bool] = {}
+        self.part_corrected: dict[str, int] = {}  # cents reversed so far of events corrected in part
         self.volume = 0
         self._apply(entry, derived)
 
@@ -185,7 +192,7 @@ class Book(Aggregate):
             raise RuleViolation("not-an-organisation", f"{self.party} is not a shared organisation")
         derived: dict[str, Any] = {}
         if kind == "Correction":
-            derived["original"] = self._check_correction(data, ctx)
+            derived.update(self._check_correction(data, ctx))
         check = getattr(self, f"_check_{kind}", None)
         if check is not None:
             check(entry, ctx)
@@ -217,6 +224,10 @@ class Book(Aggregate):
                 )
 
     def _check_correction(self, data: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """What the correction derives: `original`, the event it reverses as every
+        reader of a correction takes it (effects, Iv3, commitments), and where it
+        reverses a part (or what a part left), `reversedCents` and `leftCents`, with
+        `original`'s amount being the part reversed."""
         corrects = data["corrects"]
         found = ctx.original(corrects)
         if found is None or found[0]["party"] != self.party:
@@ -226,7 +237,22 @@ class Book(Aggregate):
             raise RuleViolation("not-correctable", f"a {original['type']} cannot be corrected")
         if corrects in self.corrected:
             raise RuleViolation("already-corrected", f"event {corrects} was corrected before")
-        return {**original, "derived": original_derived} if original_derived else dict(original)
+        whole = {**original, "derived": original_derived} if original_derived else dict(original)
+        done, asked = self.part_corrected.get(corrects, 0), data.get("amountCents")
+        if asked is None and not done:
+            return {"original": whole}
+        field = _CORRECTED_AMOUNT.get(original["type"], "amountCents")
+        if field is None:
+            raise RuleViolation("correction-not-partial", f"a {original['type']} is corrected whole: leave amountCents out")
+        left = original["data"][field] - done
+        part = left if asked is None else asked
+        if abs(part) > abs(left) or part * left < 0:
+            raise RuleViolation(
+                "correction-exceeds-original",
+                f"{left} cents of event {corrects} are left to correct (with its sign): {asked} cents cannot be reversed",
+            )
+        whole["data"] = {**original["data"], field: part}
+        return {"original": whole, "reversedCents": part, "leftCents": left - part}
 
     def _check_CostBooked(self, entry: dict[str, Any], ctx: Context) -> None:
         check_charging_rule(entry["data"]["category"], entry["data"]["budget"])
@@ -349,6 +375,11 @@ class Book(Aggregate):
         self._check_members_in_year(entry["data"].get("usage") or {}, entry["year"])
 
     _check_OrganisationResultDetermined = _check_OrganisationCostBooked
+
+    def _check_ContributionInvoiced(self, entry: dict[str, Any], ctx: Context) -> None:
+        self._check_members_in_year([entry["data"]["member"]], entry["year"])
+
+    _check_ContributionPaid = _check_ContributionInvoiced
 
     def _check_WinstRealised(self, entry: dict[str, Any], ctx: Context) -> None:
         data = entry["data"]
@@ -535,7 +566,12 @@ class Book(Aggregate):
         elif kind == "YearClosed":
             self.closed.append(entry["year"])
         if kind == "Correction":
-            self.corrected[data["corrects"]] = True
+            corrects = data["corrects"]
+            if derived.get("leftCents", 0) == 0:
+                self.corrected[corrects] = True
+                self.part_corrected.pop(corrects, None)
+            else:
+                self.part_corrected[corrects] = self.part_corrected.get(corrects, 0) + derived["reversedCents"]
         if "budget" in derived:  # only a subsidy event or a payment's correction derives one
             self._apply_commitment(entry, derived)
 

@@ -43,5 +43,6 @@ def volume(effects: Effects, notional: int = 0) -> int:
         + sum(abs(r.added) + abs(r.withdrawn) + abs(r.reflux) for r in effects.reserves)
         + sum(abs(w.realised) + abs(w.reinvested) for w in effects.winst)
         + sum(abs(c.amount) for c in effects.charges)
+        + sum(abs(m.invoiced) + abs(m.paid) for m in effects.contributions)
         + abs(notional)
     )

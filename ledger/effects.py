@@ -3,7 +3,8 @@
 The write side checks its limits (binding budgets, reserves, winst) against these
 deltas and the read side builds balances from the same deltas, so the two can never
 disagree about what an event means. A `Correction` moves exactly the negation of the
-event it reverses, booked in the correction's own year and effective date (that is
+event it reverses (of the part it reverses: the book derives the original with that
+part as its amount), booked in the correction's own year and effective date (that is
 the "correction route into the next open year" of a closed year).
 
 How each event lands on a budget line (allocated, income, spent, committed):
@@ -12,6 +13,10 @@ How each event lands on a budget line (allocated, income, spent, committed):
 - IncomeBooked: income; ReserveWithdrawn: income of the receiving budget.
 - CostBooked, SubsidyPaid: spent; ReserveAdded from a budget: spent of that budget
   (the dotatie leaves the budget).
+- Of `allocated`, `amended` is what changes the begroting after its primitive figure
+  (BudgetRevised, FundsReallocated); of `income`, `incidental` is what reserves
+  (ReserveWithdrawn) and the `meeneemregeling` put in, which the structural saldo leaves
+  out; `voorlopig` is an allocation's status (None for every other event).
 - committed: what the book derived for a subsidy event (`derived["committed"]`, cents per
   year on the subsidy's budget; see ledger/subsidy.py). A correction does not negate
   the original's commitment changes: the book derives the correction's own.
@@ -21,6 +26,8 @@ Winst: WinstRealised is realised (per source, and member in an organisation),
 WinstReinvested reinvested (per destination).
 Charges (shared organisations): OrganisationCostBooked charges its members the amount,
 OrganisationResultDetermined charges them minus the result (a deficit is a charge).
+Contributions (shared organisations): ContributionInvoiced is an advance `invoiced` to a
+member, ContributionPaid what it `paid`, both in a budget year.
 Outflow's avoided benefit is notional and moves nothing (domain.md, seed 004 L1856).
 """
 
@@ -41,6 +48,9 @@ class LineDelta:
     income: int = 0
     spent: int = 0
     committed: int = 0
+    amended: int = 0
+    incidental: int = 0
+    voorlopig: bool | None = None
 
     @property
     def amounts(self) -> tuple[int, int, int, int]:
@@ -57,6 +67,9 @@ class LineDelta:
             income=-self.income,
             spent=-self.spent,
             committed=-self.committed,
+            amended=-self.amended,
+            incidental=-self.incidental,
+            voorlopig=None,
         )
 
 
@@ -110,14 +123,29 @@ class ChargeDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ContributionDelta:
+    """What a shared organisation invoiced a member in advance for a budget year, or the
+    member paid (the settlement is its share of the cost split less what it paid)."""
+
+    year: int
+    member: str
+    invoiced: int = 0
+    paid: int = 0
+
+    def negated(self) -> ContributionDelta:
+        return replace(self, invoiced=-self.invoiced, paid=-self.paid)
+
+
+@dataclass(frozen=True, slots=True)
 class Effects:
     lines: tuple[LineDelta, ...] = ()
     reserves: tuple[ReserveDelta, ...] = ()
     winst: tuple[WinstDelta, ...] = ()
     charges: tuple[ChargeDelta, ...] = ()
+    contributions: tuple[ContributionDelta, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.lines or self.reserves or self.winst or self.charges)
+        return bool(self.lines or self.reserves or self.winst or self.charges or self.contributions)
 
 
 NO_EFFECTS = Effects()
@@ -146,18 +174,22 @@ def _own_effects(entry: dict[str, Any], derived: dict[str, Any]) -> Effects:
     kind = entry["type"]
     amount = data.get("amountCents", 0)
 
-    def line(budget: str, sub: str | None, **amounts: int) -> LineDelta:
+    def line(budget: str, sub: str | None, **amounts: Any) -> LineDelta:
         return LineDelta(year=year, budget=budget, sub_budget=sub, **amounts)
 
-    if kind in ("BudgetAllocated", "BudgetRevised"):
-        return Effects(lines=(line(data["budget"], data.get("subBudget"), allocated=amount),))
+    if kind == "BudgetAllocated":
+        voorlopig = data.get("status") == "voorlopig"
+        return Effects(lines=(line(data["budget"], data.get("subBudget"), allocated=amount, voorlopig=voorlopig),))
+    if kind == "BudgetRevised":
+        return Effects(lines=(line(data["budget"], data.get("subBudget"), allocated=amount, amended=amount),))
     if kind == "IncomeBooked":
-        return Effects(lines=(line(data["budget"], data.get("subBudget"), income=amount),))
+        incidental = amount if data["source"] == "meeneemregeling" else 0
+        return Effects(lines=(line(data["budget"], data.get("subBudget"), income=amount, incidental=incidental),))
     if kind == "FundsReallocated":
         return Effects(
             lines=(
-                line(data["fromBudget"], data.get("fromSubBudget"), allocated=-amount),
-                line(data["toBudget"], data.get("toSubBudget"), allocated=amount),
+                line(data["fromBudget"], data.get("fromSubBudget"), allocated=-amount, amended=-amount),
+                line(data["toBudget"], data.get("toSubBudget"), allocated=amount, amended=amount),
             )
         )
     if kind == "CostBooked":
@@ -177,7 +209,7 @@ def _own_effects(entry: dict[str, Any], derived: dict[str, Any]) -> Effects:
         return Effects(lines=lines, reserves=(reserve,))
     if kind == "ReserveWithdrawn":
         return Effects(
-            lines=(line(data["budget"], data.get("subBudget"), income=amount),),
+            lines=(line(data["budget"], data.get("subBudget"), income=amount, incidental=amount),),
             reserves=(ReserveDelta(data["reserve"], date, withdrawn=amount),),
         )
     if kind == "WinstRealised":
@@ -188,6 +220,10 @@ def _own_effects(entry: dict[str, Any], derived: dict[str, Any]) -> Effects:
         return Effects(charges=(ChargeDelta(year, data["unit"], amount, data.get("usage")),))
     if kind == "OrganisationResultDetermined":
         return Effects(charges=(ChargeDelta(year, data["unit"], -amount, data.get("usage")),))
+    if kind == "ContributionInvoiced":
+        return Effects(contributions=(ContributionDelta(year, data["member"], invoiced=amount),))
+    if kind == "ContributionPaid":
+        return Effects(contributions=(ContributionDelta(year, data["member"], paid=amount),))
     if kind == "Correction":
         return reversal(entry, derived["original"])
     return NO_EFFECTS
@@ -203,4 +239,5 @@ def reversal(correction: dict[str, Any], original: dict[str, Any]) -> Effects:
         reserves=tuple(d.negated() for d in effects.reserves),
         winst=tuple(d.negated() for d in effects.winst),
         charges=tuple(d.negated() for d in effects.charges),
+        contributions=tuple(d.negated() for d in effects.contributions),
     )

@@ -60,7 +60,8 @@ def _printable(value: str) -> str:
     return value
 
 
-Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+CODE = r"^[a-z0-9]+(-[a-z0-9]+)*$"  # budgets, reserves, categories: kebab-case
+Code = Annotated[str, StringConstraints(pattern=CODE, max_length=64)]
 # api.md: gemeenten by CBS code, organisations by a code the admin registers.
 PARTY_CODE = r"^[A-Z0-9-]{2,40}$"
 PartyCode = Annotated[str, StringConstraints(pattern=PARTY_CODE)]
@@ -69,6 +70,10 @@ Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,64}$")]
 PRINTABLE = {"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}
 Text = Annotated[
     str, StringConstraints(min_length=1, max_length=500), AfterValidator(_printable), Field(json_schema_extra=PRINTABLE)
+]
+# A council decision, invoice or beschikking as the party writes it.
+Reference = Annotated[
+    str, StringConstraints(max_length=200), AfterValidator(_printable), Field(json_schema_extra=PRINTABLE)
 ]
 IsoDate = Annotated[
     str,
@@ -79,6 +84,15 @@ IsoDate = Annotated[
 Cents = Annotated[StrictInt, Field(ge=-MAX_CENTS, le=MAX_CENTS)]
 PositiveCents = Annotated[StrictInt, Field(gt=0, le=MAX_CENTS)]
 NonNegativeCents = Annotated[StrictInt, Field(ge=0, le=MAX_CENTS)]
+
+
+def _non_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("reverses no cents: leave amountCents out to reverse all that is left")
+    return value
+
+
+NonZeroCents = Annotated[StrictInt, Field(ge=-MAX_CENTS, le=MAX_CENTS), AfterValidator(_non_zero)]
 Number = StrictInt | StrictFloat  # weights, percentages, hours: never money
 Weight = Annotated[Number, Field(ge=0)]
 Percentage = Annotated[Number, Field(ge=0, le=100)]
@@ -129,9 +143,13 @@ class BudgetAllocated(EventData):
 
 
 class BudgetRevised(EventData):
+    """A begrotingswijziging: the signed change, by which council decision, of what kind."""
+
     budget: Code
     subBudget: Code | None = None
     amountCents: Cents
+    councilDecision: Reference | None = None
+    kind: Literal["begrotingswijziging", "circulaire", "overig"] = "overig"
 
 
 class SteeringModeSet(EventData):
@@ -288,13 +306,32 @@ class OrganisationCostBooked(EventData):
     usage: dict[PartyCode, Weight] | None = None
 
 
+class ContributionInvoiced(EventData):
+    """A shared organisation invoices a member an advance (voorschot) on its contribution
+    to the budget year; the settlement (afrekening) is the member's share less what it paid."""
+
+    member: PartyCode
+    amountCents: PositiveCents
+
+
+class ContributionPaid(EventData):
+    """A member paid the organisation towards its contribution to the budget year."""
+
+    member: PartyCode
+    amountCents: PositiveCents
+
+
 class YearClosed(EventData):
     pass
 
 
 class Correction(EventData):
+    """Reverses an earlier event, or with `amountCents` part of its amount (same sign
+    as the original's); without it, whatever of the original is not yet corrected."""
+
     corrects: uuid.UUID
     reason: Text
+    amountCents: NonZeroCents | None = None
 
 
 PAYLOADS: dict[str, type[EventData]] = {
@@ -325,6 +362,8 @@ PAYLOADS: dict[str, type[EventData]] = {
         AllocationKeySet,
         OrganisationResultDetermined,
         OrganisationCostBooked,
+        ContributionInvoiced,
+        ContributionPaid,
         YearClosed,
         Correction,
     )
@@ -344,10 +383,7 @@ class Envelope(BaseModel):
     party: PartyCode
     effectiveDate: IsoDate
     year: Annotated[StrictInt, Field(ge=FIRST_YEAR, le=LAST_YEAR)] | None = None
-    reference: (
-        Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable), Field(json_schema_extra=PRINTABLE)]
-        | None
-    ) = None
+    reference: Reference | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
 

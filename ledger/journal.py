@@ -13,6 +13,8 @@ Chart of accounts (per party; `Y` is the budget year, `B`/`S` budget and sub-bud
 | `budget/Y/B` or `budget/Y/B/S` | credit   | a budget line's saldo (allocated + income - spent)     |
 | `reserve/R`                 | credit      | a reserve's balance                                    |
 | `te-verrekenen/Y`           | debit       | an organisation's net charge to its members for year Y |
+| `te-ontvangen/Y/M`          | debit       | advances invoiced to member M for year Y, not yet paid |
+| `voorschotten/Y`            | credit      | advances invoiced to the members for year Y            |
 | `vastgelegd/Y/B`            | debit       | memo: open commitments (loonkostensubsidie) on B in Y  |
 | `verplichtingen/Y/B`        | credit      | memo: the other side of the commitments                |
 | `winst/Y/bron/SOURCE`       | debit       | memo: winst realised per source                        |
@@ -23,6 +25,8 @@ How the deltas post:
 - a budget line's saldo change credits the line (a fall debits it);
 - a reserve's net change credits the reserve;
 - an organisation's charge to its members debits `te-verrekenen`;
+- an advance invoiced to a member debits what it is to pay (`te-ontvangen`) and credits
+  the year's `voorschotten`; its payment brings means in and credits `te-ontvangen`;
 - whatever the lines, reserves and charges of one event do not balance between
   themselves comes from or goes to `middelen` (an allocation brings means in, a
   cost pays them out; a reallocation or a withdrawal into a budget nets to zero);
@@ -76,6 +80,10 @@ def postings(effects: Effects) -> list[Posting]:
             credit(f"reserve/{r.reserve}", r.net)
     for c in effects.charges:
         credit(f"te-verrekenen/{c.year}", -c.amount)
+    for m in effects.contributions:
+        if m.invoiced:
+            credit(f"voorschotten/{m.year}", m.invoiced)
+        credit(f"te-ontvangen/{m.year}/{m.member}", m.paid - m.invoiced)
     for w in effects.winst:
         if w.realised:
             memo += [_signed(f"winst/{w.year}/bron/{w.source}", -w.realised), _signed(f"winst/{w.year}/onverdeeld", w.realised)]

@@ -39,6 +39,8 @@ RULES: dict[str, str] = {
     "unknown-event": "Corrected event unknown",
     "not-correctable": "Event cannot be corrected",
     "already-corrected": "Event already corrected",
+    "correction-exceeds-original": "Correction exceeds what is left of the original",
+    "correction-not-partial": "Event can only be corrected whole",
     "bsn-like-value": "Value looks like a BSN",
     "party-volume-exceeded": "The party's amounts would exceed what the ledger keeps exactly",
     "party-limit-reached": "The ledger holds as many parties as it keeps",

@@ -9,7 +9,7 @@ the current-state table.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
@@ -22,7 +22,7 @@ from projections import charge_sums
 from projections.db import Cursor, ReadDB
 from projections.scope import Scope, Years, covers, last_year, where as in_scope, years_of
 
-_AMOUNTS = ("allocated", "income", "spent", "committed")
+_LINE_SUMS = ("allocated", "income", "spent", "committed", "amended", "incidental")
 
 
 def recorded_by(column: str, as_of: str | None) -> tuple[str, list[Any]]:
@@ -30,8 +30,11 @@ def recorded_by(column: str, as_of: str | None) -> tuple[str, list[Any]]:
     return ("", []) if as_of is None else (f" AND {column} <= ?", [as_of])
 
 
-def _balance_row(party: str, year: int, budget: str, sub: str | None, amounts: tuple[int, ...]) -> dict[str, Any]:
-    allocated, income, spent, committed = (int(a) for a in amounts)
+def _balance_row(
+    party: str, year: int, budget: str, sub: str | None, amounts: Sequence[int], voorlopig: bool
+) -> dict[str, Any]:
+    allocated, income, spent, committed, amended, incidental = (int(a) for a in amounts)
+    saldo = allocated + income - spent
     return {
         "party": party,
         "year": year,
@@ -41,9 +44,14 @@ def _balance_row(party: str, year: int, budget: str, sub: str | None, amounts: t
         "incomeCents": income,
         "spentCents": spent,
         "committedCents": committed,
-        "availableCents": allocated + income - spent - committed,
-        "saldoCents": allocated + income - spent,
+        "availableCents": saldo - committed,
+        "saldoCents": saldo,
+        "primitiveCents": allocated - amended,
+        "amendmentsCents": amended,
+        "structuralSaldoCents": saldo - incidental,
+        "status": "voorlopig" if voorlopig else "definitief",
     }
+
 
 
 def balances(
@@ -51,44 +59,56 @@ def balances(
     *,
     parties: Scope,
     year: int | None = None,
+    from_year: int | None = None,
+    to_year: int | None = None,
     budget: str | None = None,
     as_of: str | None = None,
 ) -> list[dict[str, Any]]:
     """One row per budget line with a sub-budget, and one `subBudget: None` total row
-    per budget (the sum of all its lines), ordered by party, year, budget."""
+    per budget (the sum of all its lines, voorlopig if any of them is), ordered by
+    party, year, budget; in `year`, or the years `from_year` to `to_year`."""
     where, params = in_scope(parties)
-    if year is not None:
-        where += " AND year = ?"
-        params.append(year)
+    for clause, value in ((" AND year = ?", year), (" AND year >= ?", from_year), (" AND year <= ?", to_year)):
+        if value is not None:
+            where += clause
+            params.append(value)
     if budget is not None:
         where += " AND budget = ?"
         params.append(budget)
-    sums = ", ".join(f"SUM({a})" for a in _AMOUNTS)
+    sums = ", ".join(f"SUM({a})" for a in _LINE_SUMS)
     if as_of is None:
         source = "budget_lines"
     else:
         source = "budget_movements"
         where += " AND recorded_at <= ?"
         params.append(as_of)
-    sql = (
-        f"SELECT party, year, budget, sub_budget, {sums} FROM {source} WHERE 1 = 1{where} "
-        "GROUP BY party, year, budget, sub_budget ORDER BY party, year, budget, sub_budget"
-    )
+    key = "party, year, budget, sub_budget"
     with db.transaction() as cur:
-        lines = cur.execute(sql, params).fetchall()
+        lines = cur.execute(
+            f"SELECT {key}, {sums} FROM {source} WHERE 1 = 1{where} GROUP BY {key} ORDER BY {key}", params
+        ).fetchall()
+        # Each line's status: its latest allocation's (movements are in log order by position).
+        status = cur.execute(
+            f"SELECT {key}, voorlopig FROM {source} WHERE voorlopig IS NOT NULL{where}"
+            + (" ORDER BY position" if as_of is not None else ""),
+            params,
+        ).fetchall()
+    voorlopig = {tuple(row[:4]): bool(row[4]) for row in status}
     out: list[dict[str, Any]] = []
-    totals: dict[tuple[str, int, str], list[int]] = {}
+    totals: dict[tuple[str, int, str], list[Any]] = {}
     subs: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for party, yr, bud, sub, *amounts in lines:
-        key = (party, yr, bud)
-        total = totals.setdefault(key, [0, 0, 0, 0])
+        key3 = (party, yr, bud)
+        line_voorlopig = voorlopig.get((party, yr, bud, sub), False)
+        total = totals.setdefault(key3, [[0] * len(_LINE_SUMS), False])
         for i, a in enumerate(amounts):
-            total[i] += int(a)
+            total[0][i] += int(a)
+        total[1] = total[1] or line_voorlopig
         if sub:
-            subs.setdefault(key, []).append(_balance_row(party, yr, bud, sub, tuple(amounts)))
-    for key, total in totals.items():
-        out.append(_balance_row(*key, None, tuple(total)))
-        out.extend(subs.get(key, []))
+            subs.setdefault(key3, []).append(_balance_row(party, yr, bud, sub, amounts, line_voorlopig))
+    for key3, (total_amounts, total_voorlopig) in totals.items():
+        out.append(_balance_row(*key3, None, total_amounts, total_voorlopig))
+        out.extend(subs.get(key3, []))
     return out
 
 
@@ -158,6 +178,42 @@ def reserves(db: ReadDB, *, parties: Scope, year: int | None = None, as_of: str 
         }
         for party, reserve, purpose, revolving, balance, added, withdrawn, reflux in rows
     ]
+
+
+def runway(db: ReadDB, party: str, reserve: str, years: Years | None, as_of: str | None = None) -> dict[str, Any] | None:
+    """A reserve's years from its first movement to its last dated one (planned, future
+    dated withdrawals too): opening, added, withdrawn, closing, by effective date, and
+    `emptyAt`, the first year it closes at 0. The establishing year opens with the
+    opening balance. A reader of some years only sees those, as at the end of the last
+    (None: no such reserve, or not known then)."""
+    recorded, params = recorded_by("m.recorded_at", as_of)
+    last = last_year(years)
+    if last is not None:
+        recorded += " AND m.effective_date <= ?"
+        params.append(f"{last}-12-31")
+    with db.transaction() as cur:
+        rows = cur.execute(
+            "SELECT CAST(SUBSTR(m.effective_date, 1, 4) AS INTEGER) AS y, "
+            "SUM(CASE WHEN e.type = 'ReserveEstablished' THEN m.added ELSE 0 END), "
+            "SUM(CASE WHEN e.type = 'ReserveEstablished' THEN 0 ELSE m.added END), SUM(m.withdrawn) "
+            "FROM reserve_movements m JOIN log_events e ON e.position = m.position "
+            f"WHERE m.party = ? AND m.reserve = ?{recorded} GROUP BY y ORDER BY y",
+            [party, reserve, *params],
+        ).fetchall()
+    if not rows:
+        return None
+    moved = {int(y): (int(opening), int(added), int(withdrawn)) for y, opening, added, withdrawn in rows}
+    out, balance, empty_at = [], 0, None
+    for year in range(min(moved), max(moved) + 1):
+        opening, added, withdrawn = moved.get(year, (0, 0, 0))
+        start = balance + opening
+        balance = start + added - withdrawn
+        if covers(years, year):
+            out.append({"year": year, "openingCents": start, "addedCents": added, "withdrawnCents": withdrawn,
+                        "closingCents": balance})
+            if balance == 0 and empty_at is None:
+                empty_at = year
+    return {"party": party, "reserve": reserve, "years": out, "emptyAt": empty_at}
 
 
 def events(
@@ -321,9 +377,33 @@ def cost_split(
         "basis": key.basis if key else None,
         "keyYear": key.year if key else None,
         "totalCents": total,
-        "shares": _shares(shares),
+        "shares": _settled(_shares(shares), _contributions(db, organisation, year, as_of)),
         "units": [{"unit": u, "totalCents": c} for u, c in sorted(units.items())],
     }
+
+
+def _contributions(db: ReadDB, organisation: str, year: int, as_of: str | None) -> dict[str, tuple[int, int]]:
+    """Per member, the advances invoiced and paid for `year` (as recorded by `as_of`)."""
+    recorded, params = recorded_by("recorded_at", as_of)
+    with db.transaction() as cur:
+        rows = cur.execute(
+            f"SELECT member, SUM(invoiced), SUM(paid) FROM contributions WHERE organisation = ? AND year = ?{recorded} "
+            "GROUP BY member",
+            [organisation, year, *params],
+        ).fetchall()
+    return {member: (int(invoiced), int(paid)) for member, invoiced, paid in rows}
+
+
+def _settled(shares: list[dict[str, Any]], contributions: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
+    """Each share with what its member was invoiced and paid, and the settlement: its share
+    less what it paid (positive: it owes more; negative: it gets money back). A member
+    that paid without a share (a key that leaves it out) shows with a share of 0."""
+    shown = {s["party"] for s in shares}
+    shares = shares + [{"party": m, "weight": 0, "amountCents": 0} for m in sorted(contributions) if m not in shown]
+    for share in shares:
+        invoiced, paid = contributions.get(share["party"], (0, 0))
+        share.update(invoicedCents=invoiced, paidCents=paid, settlementCents=share["amountCents"] - paid)
+    return shares
 
 
 # --- winst ---------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def public_event(e: LoggedEvent) -> dict[str, Any]:
 
 # The tables that only ever gain rows, a batch's rows appended at once (Cursor.insert).
 _INSERTS = ("log_events", "budget_movements", "reserve_movements", "winst_movements", "organisation_charges",
-            "outflows", "journal")
+            "contributions", "outflows", "journal")
 
 
 def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
@@ -77,7 +77,8 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         for d in effects.lines:
             rows["budget_movements"].append(
                 (position, party, d.year, d.budget, d.sub_budget or "", entry["effectiveDate"], at,
-                 d.allocated, d.income, d.spent, d.committed)
+                 d.allocated, d.income, d.spent, d.committed, d.amended, d.incidental,
+                 None if d.voorlopig is None else int(d.voorlopig))
             )
         for r in effects.reserves:
             rows["reserve_movements"].append((position, party, r.reserve, r.date, at, r.added, r.withdrawn, r.reflux))
@@ -88,6 +89,8 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         for c in effects.charges:
             usage = orjson.dumps(c.usage).decode() if c.usage else None
             rows["organisation_charges"].append((position, party, c.year, c.unit, at, c.amount, usage))
+        for m in effects.contributions:
+            rows["contributions"].append((position, party, m.year, m.member, at, m.invoiced, m.paid))
         for p in postings(effects):
             rows["journal"].append((position, party, year, p.account, at, p.debit, p.credit))
         _apply_outflow(rows["outflows"], e)
@@ -95,10 +98,12 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
     for table in _INSERTS:
         cur.insert(table, rows[table])
     cur.executemany(
-        "INSERT INTO budget_lines VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (party, year, budget, sub_budget) "
+        "INSERT INTO budget_lines VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (party, year, budget, sub_budget) "
         "DO UPDATE SET allocated = budget_lines.allocated + excluded.allocated, "
         "income = budget_lines.income + excluded.income, spent = budget_lines.spent + excluded.spent, "
-        "committed = budget_lines.committed + excluded.committed",
+        "committed = budget_lines.committed + excluded.committed, amended = budget_lines.amended + excluded.amended, "
+        "incidental = budget_lines.incidental + excluded.incidental, "
+        "voorlopig = COALESCE(excluded.voorlopig, budget_lines.voorlopig)",
         _line_sums(rows["budget_movements"]),
     )
     charge_sums.add(cur, rows["organisation_charges"])
@@ -107,14 +112,15 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
 
 def _line_sums(movements: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """A batch's movements summed per budget line, in the order the lines first move:
-    one upsert per line the batch touches rather than one per movement."""
-    sums: dict[tuple[Any, ...], list[int]] = {}
+    one upsert per line the batch touches rather than one per movement, with the status
+    of the batch's latest allocation of the line (None: the batch allocates it nothing)."""
+    sums: dict[tuple[Any, ...], list[Any]] = {}
     for m in movements:
-        line = sums.setdefault(m[1:5], [0, 0, 0, 0])
-        line[0] += m[7]
-        line[1] += m[8]
-        line[2] += m[9]
-        line[3] += m[10]
+        line = sums.setdefault(m[1:5], [0, 0, 0, 0, 0, 0, None])
+        for i in range(6):
+            line[i] += m[7 + i]
+        if m[13] is not None:
+            line[6] = m[13]
     return [(*line, *amounts) for line, amounts in sums.items()]
 
 

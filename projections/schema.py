@@ -14,7 +14,7 @@ TRACKING = "projection_tracking"
 VERSION_TABLE = "read_model_version"
 # Raise when a table changes: a read model of another version is dropped and rebuilt
 # from the log when the projector starts (it holds nothing the log does not).
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 TABLES = {
     TRACKING: "name TEXT PRIMARY KEY, position BIGINT NOT NULL",
@@ -31,12 +31,14 @@ TABLES = {
     "budget_lines": (
         "party TEXT NOT NULL, year INTEGER NOT NULL, budget TEXT NOT NULL, sub_budget TEXT NOT NULL, "
         "allocated BIGINT NOT NULL, income BIGINT NOT NULL, spent BIGINT NOT NULL, committed BIGINT NOT NULL, "
+        "amended BIGINT NOT NULL, incidental BIGINT NOT NULL, voorlopig INTEGER, "
         "PRIMARY KEY (party, year, budget, sub_budget)"
     ),
     "budget_movements": (
         "position BIGINT NOT NULL, party TEXT NOT NULL, year INTEGER NOT NULL, budget TEXT NOT NULL, "
         "sub_budget TEXT NOT NULL, effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL, "
-        "allocated BIGINT NOT NULL, income BIGINT NOT NULL, spent BIGINT NOT NULL, committed BIGINT NOT NULL"
+        "allocated BIGINT NOT NULL, income BIGINT NOT NULL, spent BIGINT NOT NULL, committed BIGINT NOT NULL, "
+        "amended BIGINT NOT NULL, incidental BIGINT NOT NULL, voorlopig INTEGER"
     ),
     "reserves": (
         "party TEXT NOT NULL, reserve TEXT NOT NULL, purpose TEXT NOT NULL, revolving INTEGER NOT NULL, "
@@ -53,6 +55,11 @@ TABLES = {
     "organisation_charges": (
         "position BIGINT NOT NULL, organisation TEXT NOT NULL, year INTEGER NOT NULL, unit TEXT NOT NULL, "
         "recorded_at TEXT NOT NULL, cents BIGINT NOT NULL, usage TEXT"
+    ),
+    # Advances invoiced to and paid by an organisation's members (voorschotten), per event.
+    "contributions": (
+        "position BIGINT NOT NULL, organisation TEXT NOT NULL, year INTEGER NOT NULL, member TEXT NOT NULL, "
+        "recorded_at TEXT NOT NULL, invoiced BIGINT NOT NULL, paid BIGINT NOT NULL"
     ),
     # Kept sums of organisation_charges, so a current cost split reads a few rows
     # (projections/charge_sums.py): per unit, its cents and non-zero charges, and those
@@ -124,6 +131,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS memberships_member ON memberships (member)",
     "CREATE INDEX IF NOT EXISTS winst_movements_party ON winst_movements (party, year)",
     "CREATE INDEX IF NOT EXISTS organisation_charges_year ON organisation_charges (organisation, year)",
+    "CREATE INDEX IF NOT EXISTS contributions_year ON contributions (organisation, year)",
     "CREATE INDEX IF NOT EXISTS allocation_keys_year ON allocation_keys (organisation, year)",
     "CREATE INDEX IF NOT EXISTS outflows_party ON outflows (party, year)",
     "CREATE INDEX IF NOT EXISTS journal_party ON journal (party, account)",

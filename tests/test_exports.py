@@ -116,6 +116,7 @@ DEMO_TABLES = [  # every table the API renders, on the demo
     ("/v1/events", {"party": "GM0439", "limit": "1000"}, "events"),
     ("/v1/balances", {"party": "GM0439", "year": "2018", **ALL}, "balances"),
     ("/v1/reserves", {"party": "GM0995", **ALL}, "reserves"),
+    ("/v1/reserves/GM0439/participatie/runway", {}, "runway"),
     ("/v1/parties", ALL, "parties"),
     ("/v1/journal", {"party": "GM0439", "year": "2018", **ALL}, "journal"),
     ("/v1/trial-balance", {"party": "GM0439"}, "trial-balance"),
@@ -133,6 +134,8 @@ def _json_rows(table: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     if table == "cost-split":
         return [{"organisation": body["organisation"], "year": body["year"], "policy": body["policy"], **s}
                 for s in body["shares"]]
+    if table == "runway":
+        return [{"party": body["party"], "reserve": body["reserve"], **y} for y in body["years"]]
     if table == "kpis":
         return body["placements"]
     if table == "iv3":

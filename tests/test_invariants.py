@@ -118,6 +118,9 @@ class Line:
     allocated: int = 0
     income: int = 0
     spent: int = 0
+    amended: int = 0  # of allocated: revisions and reallocations
+    incidental: int = 0  # of income: reserves and the meeneemregeling
+    voorlopig: bool | None = None  # an allocation's status
 
     @property
     def available(self) -> int:  # no subsidies here, so nothing is committed
@@ -165,22 +168,27 @@ def effects(e: dict[str, Any], original: dict[str, Any] | None = None) -> Effect
         assert original is not None
         fx = effects({**original, "year": year_of(e), "effectiveDate": e["effectiveDate"]})
         return Effects(
-            tuple(Line(x.year, x.budget, x.sub, -x.allocated, -x.income, -x.spent) for x in fx.lines),
+            tuple(Line(x.year, x.budget, x.sub, -x.allocated, -x.income, -x.spent, -x.amended, -x.incidental)
+                  for x in fx.lines),
             tuple(Move(m.reserve, m.date, -m.added, -m.withdrawn, -m.reflux) for m in fx.moves),
             tuple(Winst(w.year, -w.realised, -w.reinvested, w.source, w.destination) for w in fx.winst),
             tuple(Charge(c.year, c.unit, -c.cents, c.usage) for c in fx.charges),
         )
     kind, d, y, on = e["type"], e["data"], year_of(e), e["effectiveDate"]
     amount = d.get("amountCents", 0)
-    if kind in ("BudgetAllocated", "BudgetRevised"):
-        return Effects(lines=(Line(y, d["budget"], d.get("subBudget", ""), allocated=amount),))
+    if kind == "BudgetAllocated":
+        voorlopig = d.get("status") == "voorlopig"
+        return Effects(lines=(Line(y, d["budget"], d.get("subBudget", ""), allocated=amount, voorlopig=voorlopig),))
+    if kind == "BudgetRevised":
+        return Effects(lines=(Line(y, d["budget"], d.get("subBudget", ""), allocated=amount, amended=amount),))
     if kind == "IncomeBooked":
-        return Effects(lines=(Line(y, d["budget"], d.get("subBudget", ""), income=amount),))
+        carried = amount if d["source"] == "meeneemregeling" else 0
+        return Effects(lines=(Line(y, d["budget"], d.get("subBudget", ""), income=amount, incidental=carried),))
     if kind == "CostBooked":
         return Effects(lines=(Line(y, d["budget"], d.get("subBudget", ""), spent=amount),))
     if kind == "FundsReallocated":
-        return Effects(lines=(Line(y, d["fromBudget"], d.get("fromSubBudget", ""), allocated=-amount),
-                              Line(y, d["toBudget"], d.get("toSubBudget", ""), allocated=amount)))
+        return Effects(lines=(Line(y, d["fromBudget"], d.get("fromSubBudget", ""), allocated=-amount, amended=-amount),
+                              Line(y, d["toBudget"], d.get("toSubBudget", ""), allocated=amount, amended=amount)))
     if kind == "ReserveEstablished":
         return Effects(moves=(Move(d["reserve"], on, added=d["openingBalanceCents"]),))
     if kind == "ReserveAdded":
@@ -188,7 +196,7 @@ def effects(e: dict[str, Any], original: dict[str, Any] | None = None) -> Effect
         reflux = amount if d.get("reflux") else 0
         return Effects(lines=lines, moves=(Move(d["reserve"], on, added=amount, reflux=reflux),))
     if kind == "ReserveWithdrawn":
-        return Effects(lines=(Line(y, d["budget"], d.get("subBudget", ""), income=amount),),
+        return Effects(lines=(Line(y, d["budget"], d.get("subBudget", ""), income=amount, incidental=amount),),
                        moves=(Move(d["reserve"], on, withdrawn=amount),))
     if kind == "WinstRealised":
         return Effects(winst=(Winst(y, realised=amount, source=d["source"]),))
@@ -221,7 +229,9 @@ class Book:
     """One party's books as the model keeps them."""
 
     kind: str
-    lines: dict[tuple[int, str, str], list[int]] = field(default_factory=dict)  # [allocated, income, spent]
+    # [allocated, income, spent, amended, incidental]
+    lines: dict[tuple[int, str, str], list[int]] = field(default_factory=dict)
+    voorlopig: dict[tuple[int, str, str], bool] = field(default_factory=dict)  # a line's latest allocation's status
     known: set[tuple[int, str]] = field(default_factory=set)  # budgets a year holds
     modes: dict[tuple[int, str, str], str] = field(default_factory=dict)
     reserves: dict[str, Reserve] = field(default_factory=dict)
@@ -230,6 +240,7 @@ class Book:
     placements: dict[str, list[Any]] = field(default_factory=dict)  # id -> [kind, start, end]
     caps: dict[int, tuple[int, bool]] = field(default_factory=dict)  # beschut-werk target per year
     corrected: set[str] = field(default_factory=set)
+    part_corrected: dict[str, int] = field(default_factory=dict)  # cents reversed of events corrected in part
     changes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)  # member -> [(date, joined)]
     keys: list[tuple[int, dict[str, int], str]] = field(default_factory=list)
     charges: list[Charge] = field(default_factory=list)
@@ -333,6 +344,9 @@ class Model:
                 return "not-correctable"
             if d["corrects"] in book.corrected:
                 return "already-corrected"
+            original, _ = reversed_part(book, d, original)
+            if isinstance(original, str):
+                return original
         broken = self._type_rule(book, e)
         if broken:
             return broken
@@ -441,20 +455,24 @@ class Model:
             return
         book = self.books[party]
         y = year_of(e)
-        original = self.events[d["corrects"]] if kind == "Correction" else None
+        original, left = reversed_part(book, d, self.events[d["corrects"]]) if kind == "Correction" else (None, 0)
+        assert not isinstance(original, str)
         fx = effects(e, original)
         for x in fx.lines:
-            values = book.lines.setdefault((x.year, x.budget, x.sub), [0, 0, 0])
-            values[0] += x.allocated
-            values[1] += x.income
-            values[2] += x.spent
+            values = book.lines.setdefault((x.year, x.budget, x.sub), [0, 0, 0, 0, 0])
+            for i, cents in enumerate((x.allocated, x.income, x.spent, x.amended, x.incidental)):
+                values[i] += cents
+            if x.voorlopig is not None:
+                book.voorlopig[(x.year, x.budget, x.sub)] = x.voorlopig
             book.known.add((x.year, x.budget))
         for m in fx.moves:
             book.reserves.setdefault(m.reserve, Reserve(m.date)).moves.append(m)
         book.winst += fx.winst
         book.charges += fx.charges
-        if kind == "Correction":
+        if kind == "Correction" and left == 0:
             book.corrected.add(d["corrects"])
+        elif kind == "Correction":
+            book.part_corrected[d["corrects"]] = book.part_corrected.get(d["corrects"], 0) + d.get("amountCents", 0)
         elif kind == "SteeringModeSet":
             book.modes[(y, d["budget"], d.get("subBudget", ""))] = d["mode"]
             book.known.add((y, d["budget"]))
@@ -479,12 +497,13 @@ class Model:
         """/v1/balances: per party, year and budget its total, then its sub-budgets."""
         out = []
         for party in sorted(self.books):
-            lines = self.books[party].lines
+            lines, voorlopig = self.books[party].lines, self.books[party].voorlopig
             for year, budget in sorted({(y, b) for y, b, _ in lines}):
                 mine = sorted((s, v) for (y, b, s), v in lines.items() if (y, b) == (year, budget))
-                total = [sum(v[i] for _, v in mine) for i in range(3)]
-                out.append(_balance(party, year, budget, None, total))
-                out += [_balance(party, year, budget, s, v) for s, v in mine if s]
+                total = [sum(v[i] for _, v in mine) for i in range(5)]
+                any_voorlopig = any(voorlopig.get((year, budget, s), False) for s, _ in mine)
+                out.append(_balance(party, year, budget, None, total, any_voorlopig))
+                out += [_balance(party, year, budget, s, v, voorlopig.get((year, budget, s), False)) for s, v in mine if s]
         return out
 
     def reserves(self, year: int | None) -> list[dict[str, Any]]:
@@ -517,7 +536,7 @@ class Model:
         def post(account: str, cents: int) -> None:
             out[account] = out.get(account, 0) + cents
 
-        for (y, b, s), (allocated, income, spent) in book.lines.items():
+        for (y, b, s), (allocated, income, spent, _, _) in book.lines.items():
             post(f"budget/{y}/{b}" + (f"/{s}" if s else ""), -(allocated + income - spent))
             post("middelen", allocated + income - spent)
         for name, r in book.reserves.items():
@@ -571,10 +590,27 @@ class Model:
                    for j, l in book.periods(member))
 
 
-def _balance(party: str, year: int, budget: str, sub: str | None, v: list[int]) -> dict[str, Any]:
+def _balance(party: str, year: int, budget: str, sub: str | None, v: list[int], voorlopig: bool) -> dict[str, Any]:
+    saldo = v[0] + v[1] - v[2]
     return {"party": party, "year": year, "budget": budget, "subBudget": sub, "allocatedCents": v[0],
-            "incomeCents": v[1], "spentCents": v[2], "committedCents": 0, "availableCents": v[0] + v[1] - v[2],
-            "saldoCents": v[0] + v[1] - v[2]}
+            "incomeCents": v[1], "spentCents": v[2], "committedCents": 0, "availableCents": saldo,
+            "saldoCents": saldo, "primitiveCents": v[0] - v[3], "amendmentsCents": v[3],
+            "structuralSaldoCents": saldo - v[4], "status": "voorlopig" if voorlopig else "definitief"}
+
+
+def reversed_part(book: Book, d: dict[str, Any], original: dict[str, Any]) -> tuple[dict[str, Any] | str, int]:
+    """What a correction `d` reverses of `original` (the original with the part as its
+    amount) and what is left of it after, or the rule it breaks (domain.md section 5:
+    a part has the original's sign and is at most what is left; none means all of it)."""
+    done, asked = book.part_corrected.get(d["corrects"], 0), d.get("amountCents")
+    if asked is None and not done:
+        return original, 0
+    field = {"ReserveEstablished": "openingBalanceCents"}.get(original["type"], "amountCents")
+    left = original["data"][field] - done
+    part = left if asked is None else asked
+    if abs(part) > abs(left) or part * left < 0:
+        return "correction-exceeds-original", left
+    return {**original, "data": {**original["data"], field: part}}, left - part
 
 
 def hamilton(total: int, exact: dict[str, Fraction]) -> dict[str, int]:
@@ -760,11 +796,13 @@ class Invariants(RuleBasedStateMachine):
         sub = data.draw(st.sampled_from(SUBS), label="sub") or None
         line = {"budget": budget, "subBudget": sub}
         if kind == "BudgetAllocated":
-            d = {**line, "source": "rijk", "amountCents": data.draw(st.integers(0, 200_000))}
+            d = {**line, "source": "rijk", "amountCents": data.draw(st.integers(0, 200_000)),
+                 "status": data.draw(st.sampled_from([None, "voorlopig", "definitief"]))}
         elif kind == "BudgetRevised":
             d = {**line, "amountCents": data.draw(st.integers(-60_000, 60_000))}
         elif kind == "IncomeBooked":
-            d = {**line, "source": "algemene-middelen", "amountCents": data.draw(amounts)}
+            d = {**line, "source": data.draw(st.sampled_from(["algemene-middelen", "meeneemregeling"])),
+                 "amountCents": data.draw(amounts)}
         elif kind == "SteeringModeSet":
             d = {**line, "mode": data.draw(st.sampled_from([K, K, "richtinggevend", "integraal"]))}
         elif kind == "CostBooked":
@@ -842,7 +880,14 @@ class Invariants(RuleBasedStateMachine):
                    "other": list(self.model.events), "none": []}[whose]
         target = pick(data, targets, "corrects")
         never = str(uuid.UUID(int=7))
-        return self.event("Correction", party, on, {"corrects": target or never, "reason": "onjuist geboekt"})
+        d: dict[str, Any] = {"corrects": target or never, "reason": "onjuist geboekt"}
+        original = self.model.events.get(target or never, {}).get("data", {})
+        whole = original.get("amountCents", original.get("openingBalanceCents"))
+        # now and then a part: a third, a half, all, more than all, or the other sign
+        share = data.draw(st.sampled_from([None, None, None, 1 / 3, 1 / 2, 1, 3 / 2, -1 / 2]), label="part")
+        if share is not None and whole:
+            d["amountCents"] = round(whole * share) or 1
+        return self.event("Correction", party, on, d)
 
     @staticmethod
     def existing(data: st.DataObject, known: list[str], anything: list[str], label: str) -> str:

@@ -78,3 +78,30 @@ async def test_a_retried_year_batch_changes_nothing(api: Api) -> None:
     status, body = await api.post(gemeente, {"events": demo.purmerend_year(year)})
     assert status == 200, body
     assert await api.get(gemeente, "/v1/balances", party="GM0439", year=year) == before
+
+
+async def test_the_structural_deficit_of_2018_in_a_meerjarenraming(api: Api) -> None:
+    """Seed 002 L1280: without the reserve's 189.198, 2018's −22.616 is a structural
+    deficit of "ca. € 212.000"; the five years come in one read."""
+    gemeente = await post_purmerend(api)
+    status, body = await api.get(gemeente, "/v1/balances", party="GM0439", fromYear=2014, toYear=2018)
+    assert status == 200, body
+    rows = {r["year"]: r for r in body["results"]}
+    assert sorted(rows) == sorted(EXPECTED)
+    assert rows[2018]["saldoCents"] == -22_616_00
+    assert rows[2018]["structuralSaldoCents"] == (-22_616 - 189_198) * 100 == -211_814_00
+
+
+async def test_the_reserve_runs_dry_in_2018(api: Api) -> None:
+    gemeente = await post_purmerend(api)
+    status, body = await api.get(gemeente, "/v1/reserves/GM0439/participatie/runway")
+    assert status == 200, body
+    assert (body["party"], body["reserve"], body["emptyAt"]) == ("GM0439", "participatie", 2018)
+    years = body["years"]
+    assert [y["year"] for y in years] == list(EXPECTED)
+    assert years[0]["openingCents"] == 1_623_614_00
+    assert [y["closingCents"] for y in years] == [reserve * 100 for *_, reserve in EXPECTED.values()]
+    for before, after in zip(years, years[1:]):
+        assert after["openingCents"] == before["closingCents"]
+    for y in years:
+        assert y["closingCents"] == y["openingCents"] + y["addedCents"] - y["withdrawnCents"]

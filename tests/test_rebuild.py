@@ -75,6 +75,18 @@ async def rich_history(api: Api) -> History:
               date="2015-12-31"),
     )
     await post_ok(api, org, correction(staf, "2016-12-31", party=DRENTSCHE_AA))
+    # Its members' advances for 2016, and an overpayment corrected in part.
+    overpaid = event("ContributionPaid", {"member": "GM0106", "amountCents": 2_000_000}, party=DRENTSCHE_AA,
+                     date="2016-04-15")
+    await post_ok(
+        api, org,
+        *[event("ContributionInvoiced", {"member": m, "amountCents": cents}, party=DRENTSCHE_AA, date="2016-01-15")
+          for m, cents in (("GM1680", 1_500_000), ("GM0106", 2_500_000))],
+        event("ContributionPaid", {"member": "GM1680", "amountCents": 1_500_000}, party=DRENTSCHE_AA, date="2016-02-15"),
+        overpaid,
+    )
+    await post_ok(api, org, event("Correction", {"corrects": overpaid["id"], "reason": "dubbel betaald",
+                                                 "amountCents": 500_000}, party=DRENTSCHE_AA, date="2016-05-01"))
 
     # Lelystad: IU A+B+C 2015-2019 and the revolving NUON reserve lending 1m a year.
     lely = await lelystad(api)
@@ -100,6 +112,10 @@ async def rich_history(api: Api) -> History:
                 date="2019-01-01") for sub, cents in (("wsw", 1_000_000), ("nieuwe-doelgroepen", 2_000_000),
                                                       ("wwb-oud", 333_333))],
         event("SteeringModeSet", {"budget": PB, "subBudget": "wsw", "mode": "kaderstellend"}, date="2019-01-01"),
+        event("BudgetAllocated", {"budget": PB, "subBudget": "re-integratie", "source": "rijk", "amountCents": 10_000,
+                                  "status": "voorlopig"}, date="2019-01-01"),
+        event("BudgetRevised", {"budget": PB, "subBudget": "wsw", "amountCents": 250_000, "councilDecision": "RB 2019/12",
+                                "kind": "begrotingswijziging"}, date="2019-03-01"),
         event("FundsReallocated", {"fromBudget": PB, "fromSubBudget": "nieuwe-doelgroepen", "toBudget": PB,
                                    "toSubBudget": "wwb-oud", "amountCents": 123_457}, date="2019-02-01"),
         grant("lks-1", "2019-02-01", loonwaarde=35.5, partTimeFactor=0.8, date="2019-01-20"),
@@ -173,13 +189,18 @@ def every_read(history: History) -> dict[str, list[Read]]:
             read("/v1/balances", party=DRENTSCHE_AA), read("/v1/balances", party=LELYSTAD, year=2017),
             read("/v1/balances", CSV), read("/v1/balances", CSV, party=P, year=2019),
             read("/v1/balances", pageSize=1000, asOf=first), read("/v1/balances", pageSize=1000, **as_of),
-            read("/v1/balances", CSV, party=P, **as_of),
+            read("/v1/balances", CSV, party=P, **as_of), read("/v1/balances", party=P, fromYear=2015, toYear=2018),
+            read("/v1/balances", party=LELYSTAD, fromYear=2016, pageSize=1000, **as_of),
         ],
         "/v1/reserves": [
             read("/v1/reserves"), read("/v1/reserves", CSV),
             *[read("/v1/reserves", party=party, year=year) for party in (P, LELYSTAD) for year in range(2014, 2021)],
             read("/v1/reserves", party=LELYSTAD), read("/v1/reserves", asOf=first), read("/v1/reserves", year=2016, **as_of),
             read("/v1/reserves", CSV, party=LELYSTAD, year=2017),
+        ],
+        "/v1/reserves/{party}/{reserve}/runway": [
+            read(f"/v1/reserves/{P}/participatie/runway"), read(f"/v1/reserves/{LELYSTAD}/nuon/runway"),
+            read(f"/v1/reserves/{LELYSTAD}/nuon/runway", CSV), read(f"/v1/reserves/{P}/participatie/runway", **as_of),
         ],
         "/v1/organisations/{code}/cost-split": [
             *[read(split, year=year, **policy) for year in (2015, 2016, 2017)
