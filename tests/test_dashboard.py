@@ -4,15 +4,20 @@ driven by Selenium through ChromeDriver (no browser download), as a controller u
 Every amount the page shows is checked against the API's cents (the page's own
 `data-cents`) and against its Dutch euro text, written here independently of the
 page's formatter; the published figures (Purmerend's 2018 deficit, the Drentsche Aa
-split worked out by hand in test_organisations.py) are checked as published. The
-screenshots of Purmerend 2018 and Drentsche Aa 2015 are the README's pictures.
+split worked out by hand in test_organisations.py, Purmerend's reserve running dry in
+2018 and its structural deficit of about € 212.000) are checked as published. The
+screenshots of Purmerend 2018 and Drentsche Aa 2015 are the README's pictures; the charts
+(drawn by the vendored uPlot) are pictured on their own as well, beside them in docs/.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import shutil
+import struct
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -56,7 +61,8 @@ def browser(skip_for_want_of: Callable[[str, str], NoReturn], tmp_path: Path) ->
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path)})
+    options.add_experimental_option("prefs", {  # downloads, more than one from a page, without asking
+        "download.default_directory": str(tmp_path), "profile.default_content_setting_values.automatic_downloads": 1})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.downloads = tmp_path
@@ -114,6 +120,54 @@ def screenshot(driver: Any, name: str) -> None:
     (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
 
 
+def picture(driver: Any, css: str, name: str) -> None:
+    """The one element at `css` alone (a chart with its legend), as docs/ shows it."""
+    box = driver.execute_script(
+        "const r = document.querySelector(arguments[0]).getBoundingClientRect();"
+        "return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height};", css)
+    pad = 8
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": max(0, box["x"] - pad), "y": max(0, box["y"] - pad),
+                 "width": box["width"] + 2 * pad, "height": box["height"] + 2 * pad, "scale": 1},
+    })
+    SCREENSHOTS.mkdir(exist_ok=True)
+    (SCREENSHOTS / name).write_bytes(base64.b64decode(shot["data"]))
+
+
+def downloaded(driver: Any, name: str) -> Path:
+    """The file the browser saved as `name`, once it is whole."""
+    path = driver.downloads / name
+    deadline = time.monotonic() + 20
+    while not path.exists():
+        assert time.monotonic() < deadline, list(driver.downloads.iterdir())
+        time.sleep(0.1)
+    return path
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG file, read from its header: it is a PNG or this fails."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", data[:16]
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def drawn(driver: Any, css: str) -> int:
+    """How many pixels of the canvas under `css` uPlot painted (a blank chart has none)."""
+    return int(driver.execute_script(
+        "const c = document.querySelector(arguments[0] + ' canvas');"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;", css))
+
+
+def wait_for(driver: Any, css: str, attribute: str, value: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute(attribute) == value)
+
+
 def no_errors_and_nothing_from_elsewhere(driver: Any, base: str) -> None:
     resources = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert resources and all(r.startswith(base) for r in resources), resources
@@ -154,9 +208,8 @@ def test_purmerend_2018_shows_the_published_deficit_and_the_reserve_running_out(
     published = {2014: 1_075_173_00, 2015: 784_519_00, 2016: 482_762_00, 2017: 189_198_00, 2018: 0}
     for year, cents in published.items():
         (reserve,) = demo_server.get("/v1/reserves", party="GM0439", year=year)["results"]
-        css = f'#reserves figure[data-reserve="participatie"] tr[data-jaar="{year}"]'
+        css = f'#reserves figure[data-reserve="participatie"] tr[data-jaar="{year}"] [data-veld="eind"]'
         assert amount(browser, css) == reserve["balanceCents"] == cents
-    assert "€ 1.075.173,00" in browser.find_element(By.CSS_SELECTOR, "#reserves svg").text
     no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
     screenshot(browser, "dashboard-purmerend.png")
 
@@ -181,6 +234,23 @@ def test_drentsche_aa_split_under_solidariteit_and_profijt_side_by_side(
             assert amount(browser, f'{block} tr[data-partij="{party}"] [data-veld="{policy}"]') == cents
         assert amount(browser, f'{block} tfoot [data-veld="{policy}"]') == 130_000_000 == split["totalCents"]
     assert amount(browser, f'{block} tr[data-partij="GM0106"] [data-veld="verschil"]') == 86_048_387 - 69_602_228
+    # Voorschotten en afrekening (issue 17): what each member was invoiced and paid, and
+    # what settles its share under each policy: the share less what it paid.
+    settlement = f"{block} .afrekening"
+    for policy in ("solidariteit", "profijt"):
+        split = demo_server.get("/v1/organisations/DRENTSCHE-AA/cost-split", year=2015, policy=policy)
+        for share in split["shares"]:
+            row = f'{settlement} tr[data-partij="{share["party"]}"]'
+            assert amount(browser, f'{row} [data-veld="gefactureerd"]') == share["invoicedCents"]
+            assert amount(browser, f'{row} [data-veld="betaald"]') == share["paidCents"]
+            shown = amount(browser, f'{row} [data-veld="afrekening-{policy}"]')
+            assert shown == share["settlementCents"] == share["amountCents"] - share["paidCents"]
+            word = browser.find_element(By.CSS_SELECTOR, f'{row} [data-veld="afrekening-{policy}"]').text
+            assert word.startswith("bijbetalen" if shown > 0 else "terug" if shown < 0 else "€"), word  # not by colour alone
+        total = sum(s["settlementCents"] for s in split["shares"])
+        assert amount(browser, f'{settlement} tfoot [data-veld="afrekening-{policy}"]') == total
+    keyed = demo_server.get("/v1/organisations/DRENTSCHE-AA/cost-split", year=2015)["policy"]
+    assert f"afrekening {keyed} (sleutel)" in browser.find_element(By.CSS_SELECTOR, f"{settlement} thead").text.lower()
     # The business case's flows (seed 004 L1077-1087): 58 afspraakbanen, 20 beschut
     # werk places against a cap of 20, 145 + 77 out of benefits avoiding € 2.242.200.
     kpis = demo_server.get("/v1/kpis", party="DRENTSCHE-AA", year=2015)
@@ -203,7 +273,7 @@ def test_lelystad_winst_and_the_nuon_reserve(demo_server: Served, browser: Any) 
     assert amount(browser, '#winst tr[data-code="dagbesteding"]') == 15_000_000
     # The NUON reserve lends € 1 mln a year in 2016-2018 (seed 000 L1460-1463).
     for year, left in {2015: 300_000_000, 2016: 200_000_000, 2017: 100_000_000, 2018: 0}.items():
-        assert amount(browser, f'#reserves figure[data-reserve="nuon"] tr[data-jaar="{year}"]') == left
+        assert amount(browser, f'#reserves figure[data-reserve="nuon"] tr[data-jaar="{year}"] [data-veld="eind"]') == left
 
 
 def test_a_gemeente_sees_itself_and_its_share_in_its_organisation(demo_server: Served, browser: Any) -> None:
@@ -225,12 +295,7 @@ def test_download_excel_gives_the_balances_as_euro_numbers(demo_server: Served, 
     sign_in(browser, demo_server)
     choose(browser, "GM0439", 2018)
     browser.find_element(By.CSS_SELECTOR, '#budgetten button.download').click()
-    path = browser.downloads / "balances-GM0439-2018.xlsx"
-    deadline = time.monotonic() + 20
-    while not path.exists():
-        assert time.monotonic() < deadline, list(browser.downloads.iterdir())
-        time.sleep(0.1)
-    sheet = load_workbook(path).active
+    sheet = load_workbook(downloaded(browser, "balances-GM0439-2018.xlsx")).active
     header, *rows = list(sheet.values)
     saldo = header.index("saldo (EUR)")
     assert [Decimal(str(row[saldo])) for row in rows] == [Decimal("-22616.00")]  # a number, not text
@@ -247,3 +312,119 @@ def test_the_werkbedrijf_begroting_and_no_key_to_split_by(demo_server: Served, b
     assert amount(browser, '#budgetten tr[data-budget="werkbedrijf"][data-sub=""] [data-veld="begroting"]') == 50_000_000
     block = browser.find_element(By.CSS_SELECTOR, '#kostenverdeling [data-organisatie="RWB-STEDENDRIEHOEK"]')
     assert "geen verdeelsleutel" in block.text and not block.find_elements(By.TAG_NAME, "table")
+
+
+def test_the_meerjarenraming_of_purmerend_as_a_chart_and_a_table_both_downloadable(
+    demo_server: Served, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    sign_in(browser, demo_server)
+    choose(browser, "GM0439", 2018)
+    section = "#meerjarenraming"
+    wait_for(browser, section, "data-klaar", "GM0439/participatiebudget/2014-2018")
+    # One read of the years (issue 17: fromYear..toYear), the budget's total rows.
+    rows = demo_server.get("/v1/balances", party="GM0439", fromYear=2014, toYear=2018)["results"]
+    totals = sorted((r for r in rows if r["budget"] == "participatiebudget" and r["subBudget"] is None), key=lambda r: r["year"])
+    assert [r["year"] for r in totals] == [2014, 2015, 2016, 2017, 2018]
+    shown = [int(tr.get_attribute("data-jaar")) for tr in browser.find_elements(By.CSS_SELECTOR, f"{section} figure > table tbody tr")]
+    assert shown == [2014, 2015, 2016, 2017, 2018]  # a row per year
+    fields = {"primitief": "primitiveCents", "wijzigingen": "amendmentsCents", "begroting": "allocatedCents",
+              "inkomsten": "incomeCents", "realisatie": "spentCents", "saldo": "saldoCents",
+              "structureel": "structuralSaldoCents"}
+    for r in totals:
+        row = f'{section} tr[data-jaar="{r["year"]}"]'
+        for field, key in fields.items():
+            assert amount(browser, f'{row} [data-veld="{field}"]') == r[key], (r["year"], field)
+        assert r["allocatedCents"] == r["primitiveCents"] + r["amendmentsCents"]
+        assert browser.find_element(By.CSS_SELECTOR, f'{row} [data-veld="status"]').text == r["status"]
+    # 2018: the published deficit of 22.616, and without the reserve's 189.198 the
+    # structural deficit of "ca. € 212.000" (seed 002 L1280), both flagged in words.
+    last = f'{section} tr[data-jaar="2018"]'
+    assert browser.find_element(By.CSS_SELECTOR, f'{last} [data-veld="saldo"]').text == "tekort € -22.616,00"
+    assert browser.find_element(By.CSS_SELECTOR, f'{last} [data-veld="structureel"]').text == "tekort € -211.814,00"
+    # The chart: drawn on its canvas, with a legend naming what it draws.
+    assert drawn(browser, section) > 10_000
+    legend = browser.find_element(By.CSS_SELECTOR, f"{section} .u-legend").text
+    for name in ("Begroting", "Realisatie", "Saldo", "Structureel saldo"):
+        assert name in legend, legend
+    assert "tabel" in browser.find_element(By.CSS_SELECTOR, f"{section} .grafiek").get_attribute("aria-label")
+    no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
+    picture(browser, f"{section} figure", "dashboard-meerjarenraming.png")
+
+    # Fewer years: the table and the downloads follow.
+    Select(browser.find_element(By.ID, "mjr-van")).select_by_value("2016")
+    wait_for(browser, section, "data-klaar", "GM0439/participatiebudget/2016-2018")
+    assert len(browser.find_elements(By.CSS_SELECTOR, f"{section} figure > table tbody tr")) == 3
+    browser.find_element(By.CSS_SELECTOR, f"{section} button.csv").click()
+    with downloaded(browser, "meerjarenraming-GM0439-participatiebudget-2016-2018.csv").open(newline="") as f:
+        table = list(csv.DictReader(f))
+    assert {row["budget"] for row in table} == {"participatiebudget"}
+    assert {int(row["year"]) for row in table} == {2016, 2017, 2018}
+    csv_totals = {int(row["year"]): row for row in table if not row["subBudget"]}
+    for r in totals[2:]:
+        assert int(csv_totals[r["year"]]["structuralSaldoCents"]) == r["structuralSaldoCents"]
+        assert int(csv_totals[r["year"]]["saldoCents"]) == r["saldoCents"]
+    browser.find_element(By.CSS_SELECTOR, f"{section} button.excel").click()
+    header, *lines = list(load_workbook(downloaded(browser, "meerjarenraming-GM0439-participatiebudget-2016-2018.xlsx")).active.values)
+    assert len(lines) == len(table) and "structuralSaldo (EUR)" in header, header
+    browser.find_element(By.CSS_SELECTOR, f"{section} .kop button.afbeelding").click()
+    width, height = png_size(downloaded(browser, "meerjarenraming-GM0439-participatiebudget-2016-2018.png"))
+    assert width > 600 and height > 300
+
+
+def test_purmerend_reserve_runway_runs_dry_in_2018(demo_server: Served, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(browser, demo_server)
+    choose(browser, "GM0439", 2018)
+    runway = demo_server.get("/v1/reserves/GM0439/participatie/runway")
+    # seed 002 L1316-1360: opening 1.623.614 in 2014, then the closing of each year.
+    published = {2014: 1_075_173_00, 2015: 784_519_00, 2016: 482_762_00, 2017: 189_198_00, 2018: 0}
+    assert {y["year"]: y["closingCents"] for y in runway["years"]} == published
+    assert runway["years"][0]["openingCents"] == 1_623_614_00 and runway["emptyAt"] == 2018
+    figure = '#reserves figure[data-reserve="participatie"]'
+    assert browser.find_element(By.CSS_SELECTOR, figure).get_attribute("data-leeg-in") == "2018"
+    assert "leeg in 2018" in browser.find_element(By.CSS_SELECTOR, f"{figure} figcaption").text
+    shown = [int(tr.get_attribute("data-jaar")) for tr in browser.find_elements(By.CSS_SELECTOR, f"{figure} > table tbody tr")]
+    assert shown == [y["year"] for y in runway["years"]]
+    fields = {"begin": "openingCents", "toevoeging": "addedCents", "onttrekking": "withdrawnCents", "eind": "closingCents"}
+    for y in runway["years"]:
+        row = f'{figure} tr[data-jaar="{y["year"]}"]'
+        for field, key in fields.items():
+            assert amount(browser, f'{row} [data-veld="{field}"]') == y[key], (y["year"], field)
+        assert y["openingCents"] + y["addedCents"] - y["withdrawnCents"] == y["closingCents"]
+    # The year it runs dry says so in words, not by colour alone.
+    assert browser.find_element(By.CSS_SELECTOR, f'{figure} tr[data-jaar="2018"] th').text == "2018 leeg"
+    assert drawn(browser, figure) > 5_000
+    assert "leeg in 2018" in browser.find_element(By.CSS_SELECTOR, f"{figure} .grafiek").get_attribute("aria-label")
+    no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
+    picture(browser, figure, "dashboard-reserve-looptijd.png")
+    browser.find_element(By.CSS_SELECTOR, f"{figure} button.afbeelding").click()
+    width, height = png_size(downloaded(browser, "reserve-GM0439-participatie.png"))
+    assert width > 300 and height > 300
+
+
+def test_the_chart_library_is_served_by_the_ledger_under_the_pages_policy(demo_server: Served) -> None:
+    """uPlot is vendored (api/dashboard/vendor/README.md) and comes from the ledger itself,
+    under the page's Content-Security-Policy, which allows nothing from elsewhere and no
+    inline script or style; the vendored copy is the one its note names."""
+    import hashlib
+    import urllib.request
+
+    vendor = ROOT / "api" / "dashboard" / "vendor"
+    note = (vendor / "README.md").read_text()
+    for name, kind in (("uPlot.iife.min.js", "javascript"), ("uPlot.min.css", "text/css")):
+        with urllib.request.urlopen(f"{demo_server.base}/dashboard/vendor/{name}") as r:
+            body, headers = r.read(), r.headers
+        assert body == (vendor / name).read_bytes()
+        assert f"{hashlib.sha256(body).hexdigest()}  {name}" in note
+        assert kind in headers["Content-Type"]
+        policy = headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert (vendor / "uPlot.LICENSE").read_text().startswith("The MIT License")
+    assert b"(v1.6.32)" in (vendor / "uPlot.iife.min.js").read_bytes()[:80] and "uplot@1.6.32" in note
+    # An installed ledger (the Docker image) carries the folder too, not only a checkout.
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        assert "dashboard/vendor/*" in tomllib.load(f)["tool"]["setuptools"]["package-data"]["api"]

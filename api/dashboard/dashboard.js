@@ -1,11 +1,17 @@
 // The controllers' dashboard. It reads the ledger's own API (/v1) with the token the
-// controller signs in with, and draws what it gets: no library and nothing from another
+// controller signs in with, and draws what it gets. Its one library, uPlot (the charts),
+// is vendored in vendor/ and served by the ledger itself: nothing comes from another
 // server, so it works offline. Amounts stay integer cents until they are written out.
 
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const CSV = "text/csv";
 const TOKEN_KEY = "participatie-ledger-token";
 
-const state = { token: sessionStorage.getItem(TOKEN_KEY), parties: [], generation: 0 };
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY), parties: [], generation: 0,
+  meerjaren: null,  // the party's budget totals over its years, and the budget and years chosen
+  charts: new Map(),  // section id to its uPlot charts, destroyed when the section is drawn anew
+};
 const $ = (selector, root = document) => root.querySelector(selector);
 
 // --- formatting: Dutch, as controllers write it ------------------------------------
@@ -90,8 +96,12 @@ async function everyRow(path, params) {
   }
 }
 
-async function download(path, params, filename) {
-  const blob = await request(path, params, XLSX);
+async function download(path, params, filename, accept = XLSX) {
+  save(await request(path, params, accept), filename);
+}
+
+/** Hand a file the page made (or fetched) to the browser's downloads. */
+function save(blob, filename) {
   const link = document.createElement("a");
   link.href = URL.createObjectURL(blob);
   link.download = filename;
@@ -166,56 +176,285 @@ async function showBalances(party, year, current) {
   $(":scope > .leeg", section).hidden = rows.length > 0;
 }
 
-async function showReserves(party, years, current) {
-  const section = $("#reserves");
-  const perYear = await Promise.all(years.map((year) => everyRow("/v1/reserves", { party, year })));
-  if (!current()) return;
-  const reserves = new Map();
-  years.forEach((year, i) => {
-    for (const row of perYear[i]) {
-      if (!reserves.has(row.reserve)) reserves.set(row.reserve, { purpose: row.purpose, balances: new Map() });
-      reserves.get(row.reserve).balances.set(year, row.balanceCents);
-    }
-  });
-  const box = $(".grafieken", section);
-  box.replaceChildren();
-  for (const [reserve, { purpose, balances }] of reserves) {
-    box.append(element("figure", { className: "reserve", dataReserve: reserve },
-      element("figcaption", {}, element("strong", {}, label(reserve)), purpose ? ` · ${purpose}` : ""),
-      columnChart(years, balances),
-      element("table", {},
-        element("thead", {}, element("tr", {}, element("th", {}, "Jaar"), element("th", { className: "bedrag" }, "Saldo eind jaar"))),
-        element("tbody", {}, ...years.filter((y) => balances.has(y)).map((year) =>
-          element("tr", { dataJaar: String(year) }, element("th", { scope: "row" }, String(year)), amountCell("saldo", balances.get(year))))))));
-  }
-  $(":scope > .leeg", section).hidden = reserves.size > 0;
+// --- charts: uPlot, vendored (vendor/README.md) ---------------------------------------------
+
+/** A colour of the stylesheet (:root), so the charts keep to the page's palette. */
+const ink = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
+/** Whole euros, for an axis: € 1.200.000 and € -200.000. */
+function euroWhole(cents) {
+  const whole = Math.round(Math.abs(cents) / 100);
+  return `€ ${cents < 0 && whole ? "-" : ""}${grouped(whole)}`;
 }
 
-/** One column per year, as an SVG that scales with the page. */
-function columnChart(years, balances) {
-  const ns = "http://www.w3.org/2000/svg";
-  const width = 640, height = 220, top = 24, bottom = 28;
-  const values = years.map((y) => balances.get(y) ?? 0);
-  const scale = Math.max(1, ...values.map(Math.abs));
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "Saldo per jaar");
-  const slot = width / years.length;
-  years.forEach((year, i) => {
-    const h = (Math.abs(values[i]) / scale) * (height - top - bottom);
-    const x = i * slot + slot * 0.2;
-    const shape = (tag, attributes, text) => {
-      const node = document.createElementNS(ns, tag);
-      for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, v);
-      if (text !== undefined) node.textContent = text;
-      svg.append(node);
-    };
-    shape("rect", { x, y: height - bottom - h, width: slot * 0.6, height: h, class: values[i] < 0 ? "kolom negatief" : "kolom" });
-    shape("text", { x: x + slot * 0.3, y: height - bottom - h - 6, class: "waarde" }, euro(values[i]));
-    shape("text", { x: x + slot * 0.3, y: height - 8, class: "as" }, String(year));
+function forgetCharts(section) {
+  for (const { chart, observer } of state.charts.get(section) || []) {
+    observer.disconnect();
+    chart.destroy();
+  }
+  state.charts.set(section, []);
+}
+
+/**
+ * A chart of amounts (cents) per year, drawn by uPlot into `box` as wide as the box.
+ * `series`: [{label, values, kind: "staaf" | "lijn", colour, fill?, dash?, align?}]: bars
+ * side by side by `align` (-1 left of the year, 1 right), lines with their points. A
+ * line is drawn at zero, so a tekort lies visibly below it, and each of `marks` ({year,
+ * text}) as a dashed upright line with its text. The canvas has no text for a screen
+ * reader: every chart has its figures in a table beside it, which its label points to.
+ */
+function yearChart(section, box, years, series, marks = []) {
+  const uPlot = window.uPlot;
+  const axis = { stroke: ink("--inkt"), font: "12px system-ui, sans-serif", ticks: { stroke: ink("--grijs") } };
+  const chart = new uPlot({
+    width: Math.max(320, box.clientWidth || 640),
+    height: 260,
+    scales: {
+      x: { time: false, range: (u, min, max) => [min - 0.5, max + 0.5] },
+      y: { range: (u, min, max) => uPlot.rangeNum(Math.min(0, min), Math.max(0, max), 0.1, true) },
+    },
+    axes: [
+      { ...axis, splits: () => years, values: (u, ticks) => ticks.map(String), grid: { show: false } },
+      { ...axis, size: 104, values: (u, ticks) => ticks.map(euroWhole), grid: { stroke: "#e4e8ec", width: 1 } },
+    ],
+    series: [{ label: "Jaar" }, ...series.map((s) => s.kind === "staaf"
+      ? { label: s.label, stroke: s.colour, fill: s.fill || s.colour, width: 1, fillTo: () => 0, points: { show: false },
+          paths: uPlot.paths.bars({ size: [s.align ? 0.34 : 0.6, 72], align: s.align || 0 }) }
+      : { label: s.label, stroke: s.colour, width: 2.5, dash: s.dash, points: { show: true, size: 8, width: 2, fill: "white" } })],
+    legend: { live: false },
+    cursor: { drag: { x: false, y: false, setScale: false } },
+    hooks: { draw: [(u) => drawZeroAndMarks(u, marks)] },
+  }, [years, ...series.map((s) => s.values)], box);
+  const observer = new ResizeObserver(() => {
+    const width = Math.max(320, box.clientWidth);
+    if (width !== chart.width) chart.setSize({ width, height: 260 });
   });
-  return svg;
+  observer.observe(box);
+  state.charts.get(section).push({ chart, observer });
+  return chart;
+}
+
+function drawZeroAndMarks(u, marks) {
+  const ctx = u.ctx, ratio = window.uPlot.pxRatio, { left, top, width, height } = u.bbox;
+  ctx.save();
+  const zero = Math.round(u.valToPos(0, "y", true)) + 0.5;
+  ctx.strokeStyle = ink("--inkt");
+  ctx.lineWidth = ratio;
+  ctx.beginPath();
+  ctx.moveTo(left, zero);
+  ctx.lineTo(left + width, zero);
+  ctx.stroke();
+  for (const { year, text } of marks) {
+    const x = Math.round(u.valToPos(year, "x", true)) + 0.5;
+    ctx.strokeStyle = ink("--rood");
+    ctx.lineWidth = 2 * ratio;
+    ctx.setLineDash([6 * ratio, 4 * ratio]);
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = ink("--inkt");
+    ctx.font = `600 ${13 * ratio}px system-ui, sans-serif`;
+    ctx.textBaseline = "top";
+    const right = x > left + width / 2;
+    ctx.textAlign = right ? "right" : "left";
+    ctx.fillText(text, x + (right ? -8 : 8) * ratio, top + 6 * ratio);
+  }
+  ctx.restore();
+}
+
+/** The chart as a PNG that stands alone: its title, what uPlot drew (axes included) and the legend. */
+function chartPng(chart, title, series) {
+  const ratio = window.uPlot.pxRatio, plot = chart.ctx.canvas, pad = 16 * ratio, line = 26 * ratio;
+  const picture = document.createElement("canvas");
+  picture.width = plot.width + 2 * pad;
+  picture.height = plot.height + 2 * line + 2 * pad;
+  const ctx = picture.getContext("2d");
+  ctx.fillStyle = "white";
+  ctx.fillRect(0, 0, picture.width, picture.height);
+  ctx.fillStyle = ink("--inkt");
+  ctx.textBaseline = "middle";
+  ctx.font = `600 ${15 * ratio}px system-ui, sans-serif`;
+  ctx.fillText(title, pad, pad + line / 2);
+  ctx.drawImage(plot, pad, pad + line);
+  ctx.font = `${13 * ratio}px system-ui, sans-serif`;
+  let x = pad;
+  const y = pad + line + plot.height + line / 2;
+  for (const s of series) {
+    ctx.lineWidth = (s.kind === "staaf" ? 1 : 2.5) * ratio;
+    ctx.strokeStyle = s.colour;
+    if (s.kind === "staaf") {
+      ctx.fillStyle = s.fill || s.colour;
+      ctx.fillRect(x, y - 6 * ratio, 12 * ratio, 12 * ratio);
+      ctx.strokeRect(x, y - 6 * ratio, 12 * ratio, 12 * ratio);
+      x += 18 * ratio;
+    } else {
+      ctx.setLineDash((s.dash || []).map((d) => d * ratio));
+      ctx.beginPath();
+      ctx.moveTo(x, y);
+      ctx.lineTo(x + 26 * ratio, y);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      x += 32 * ratio;
+    }
+    ctx.fillStyle = ink("--inkt");
+    ctx.fillText(s.label, x, y);
+    x += ctx.measureText(s.label).width + 22 * ratio;
+  }
+  return new Promise((resolve, reject) => picture.toBlob(
+    (blob) => (blob ? resolve(blob) : reject(new Error("de grafiek kon geen afbeelding worden"))), "image/png"));
+}
+
+/** An amount cell with a word beside the colour when it is short: "tekort". */
+function deficitCell(field, cents) {
+  const cell = amountCell(field, cents);
+  if (cents < 0) cell.prepend(element("span", { className: "vlag" }, "tekort"), " ");
+  return cell;
+}
+
+function heads(...names) {
+  return element("thead", {}, element("tr", {}, ...names.map((name, i) =>
+    element("th", { className: i ? "bedrag" : "", scope: "col" }, name))));
+}
+
+// --- the meerjarenraming: a budget over the years --------------------------------------------
+
+/** What the meerjarenraming draws of each year's budget total: the begroting (primitive plus
+ * amendments) inside an outline that adds the income, so the bar beside it (realisatie) reads
+ * against what there was to spend; and the saldo and structural saldo as lines. */
+const MEERJAREN_SERIES = () => [
+  { value: (r) => r.allocatedCents + r.incomeCents, label: "Begroting + inkomsten", kind: "staaf", align: -1,
+    colour: "#6b7885", fill: "#f4f6f8" },
+  { value: (r) => r.allocatedCents, label: "Begroting", kind: "staaf", align: -1, colour: "#6b7885", fill: ink("--grijs") },
+  { value: (r) => r.spentCents, label: "Realisatie", kind: "staaf", align: 1, colour: ink("--blauw") },
+  { value: (r) => r.saldoCents, label: "Saldo", kind: "lijn", colour: ink("--oranje") },
+  { value: (r) => r.structuralSaldoCents, label: "Structureel saldo", kind: "lijn", colour: ink("--rood"), dash: [7, 5] },
+];
+
+/** The party's budget totals over all its years in one read; the budget and years are chosen in the section. */
+async function showMeerjaren(party, current) {
+  const years = [...party.years].sort((a, b) => a - b);
+  const rows = years.length
+    ? await everyRow("/v1/balances", { party: party.code, fromYear: years[0], toYear: years[years.length - 1] }) : [];
+  if (!current()) return;
+  const totals = rows.filter((r) => r.subBudget === null);
+  const budgets = [...new Set(totals.map((r) => r.budget))].sort((a, b) => label(a).localeCompare(label(b), "nl"));
+  const before = state.meerjaren && state.meerjaren.party === party.code ? state.meerjaren : null;
+  const budget = before && budgets.includes(before.budget) ? before.budget
+    : budgets.includes("participatiebudget") ? "participatiebudget" : budgets[0];
+  const own = [...new Set(totals.map((r) => r.year))].sort((a, b) => a - b);
+  state.meerjaren = {
+    party: party.code, totals, budget,
+    from: before && own.includes(before.from) ? before.from : own[0],
+    to: before && own.includes(before.to) ? before.to : own[own.length - 1],
+  };
+  const options = (values, name) => values.map((v) => element("option", { value: String(v) }, name(v)));
+  $("#mjr-budget").replaceChildren(...options(budgets, label));
+  $("#mjr-van").replaceChildren(...options(own, String));
+  $("#mjr-tot").replaceChildren(...options(own, String));
+  drawMeerjaren();
+}
+
+/** Draw the chosen budget and years from what showMeerjaren read (no read of its own). */
+function drawMeerjaren() {
+  const section = $("#meerjarenraming");
+  const chosen = state.meerjaren;
+  forgetCharts("meerjarenraming");
+  const box = $(".inhoud", section);
+  box.replaceChildren();
+  const empty = !chosen.budget;
+  $(":scope > .leeg", section).hidden = !empty;
+  $(".keuzes", section).hidden = empty;
+  for (const button of section.querySelectorAll(".kop button")) button.disabled = empty;
+  $(".budgetnaam", section).textContent = empty ? "" : `${label(chosen.budget)} ${chosen.from}–${chosen.to}`;
+  if (empty) {
+    section.dataset.klaar = `${chosen.party}/-`;
+    return;
+  }
+  $("#mjr-budget").value = chosen.budget;
+  $("#mjr-van").value = String(chosen.from);
+  $("#mjr-tot").value = String(chosen.to);
+  const rows = chosen.totals.filter((r) => r.budget === chosen.budget && r.year >= chosen.from && r.year <= chosen.to)
+    .sort((a, b) => a.year - b.year);
+  const years = rows.map((r) => r.year);
+  const series = MEERJAREN_SERIES().map((s) => ({ ...s, values: rows.map(s.value) }));
+  const title = `Meerjarenraming ${label(chosen.budget)}, ${partyName(chosen.party)} (${chosen.party}), ${chosen.from}–${chosen.to}`;
+  const plot = element("div", { className: "grafiek", role: "img",
+    "aria-label": `${title}: begroting (met inkomsten) en realisatie als staven, saldo en structureel saldo als lijnen. `
+      + "De cijfers staan in de tabel eronder." });
+  box.append(element("figure", { className: "meerjaren", dataBudget: chosen.budget },
+    plot,
+    element("table", {},
+      element("caption", {}, title),
+      heads("Jaar", "Primitief", "Wijzigingen", "Begroting", "Inkomsten", "Realisatie", "Saldo", "Structureel saldo", "Status"),
+      element("tbody", {}, ...rows.map((r) => element("tr", { dataJaar: String(r.year) },
+        element("th", { scope: "row" }, String(r.year)),
+        amountCell("primitief", r.primitiveCents), amountCell("wijzigingen", r.amendmentsCents),
+        amountCell("begroting", r.allocatedCents), amountCell("inkomsten", r.incomeCents),
+        amountCell("realisatie", r.spentCents), deficitCell("saldo", r.saldoCents),
+        deficitCell("structureel", r.structuralSaldoCents),
+        element("td", { className: "bedrag", dataVeld: "status" },
+          r.status === "voorlopig" ? element("span", { className: "vlag voorlopig" }, "voorlopig") : r.status)))))));
+  const chart = yearChart("meerjarenraming", plot, years, series);
+  chosen.picture = () => chartPng(chart, title, series);
+  section.dataset.klaar = `${chosen.party}/${chosen.budget}/${chosen.from}-${chosen.to}`;
+}
+
+/** A budget or a year chosen in the section: a first year after the last moves the other along. */
+function chooseMeerjaren(event) {
+  const chosen = state.meerjaren;
+  if (!chosen) return;
+  chosen.budget = $("#mjr-budget").value;
+  let [from, to] = [Number($("#mjr-van").value), Number($("#mjr-tot").value)];
+  if (from > to) [from, to] = event.target.id === "mjr-van" ? [from, from] : [to, to];
+  Object.assign(chosen, { from, to });
+  drawMeerjaren();
+}
+
+// --- reserves: the runway, year by year ----------------------------------------------------------
+
+async function showReserves(party, current) {
+  const section = $("#reserves");
+  const reserves = await everyRow("/v1/reserves", { party });
+  const runways = await Promise.all(reserves.map((r) =>
+    request(`/v1/reserves/${encodeURIComponent(party)}/${encodeURIComponent(r.reserve)}/runway`)));
+  if (!current()) return;
+  forgetCharts("reserves");
+  const box = $(".grafieken", section);
+  box.replaceChildren();
+  reserves.forEach(({ reserve, purpose }, i) => {
+    const { years, emptyAt } = runways[i];
+    const span = years.length ? `${years[0].year}–${years[years.length - 1].year}` : "";
+    const title = `${label(reserve)}, ${partyName(party)} (${party}), ${span}`;
+    const plot = element("div", { className: "grafiek", role: "img",
+      "aria-label": `${title}: saldo aan het eind van elk jaar` + (emptyAt === null ? "" : `, leeg in ${emptyAt}`)
+        + ". De cijfers staan in de tabel eronder." });
+    const button = element("button", { type: "button", className: "afbeelding" }, "Download grafiek (PNG)");
+    const figure = element("figure", { className: "reserve", dataReserve: reserve, dataLeegIn: emptyAt === null ? "" : String(emptyAt) },
+      element("figcaption", {}, element("strong", {}, label(reserve)), purpose ? ` · ${purpose}` : "", " ",
+        emptyAt === null
+          ? element("span", { className: "looptijd" }, `niet leeg t/m ${years.length ? years[years.length - 1].year : "nu"}`)
+          : element("span", { className: "vlag looptijd" }, `leeg in ${emptyAt}`),
+        " ", button),
+      plot,
+      element("table", {},
+        heads("Jaar", "Begin", "Toevoeging", "Onttrekking", "Eind"),
+        element("tbody", {}, ...years.map((y) => {
+          const year = element("th", { scope: "row" }, String(y.year));
+          if (y.year === emptyAt) year.append(" ", element("span", { className: "vlag" }, "leeg"));
+          return element("tr", { dataJaar: String(y.year), className: y.year === emptyAt ? "leeg-jaar" : "" },
+            year, amountCell("begin", y.openingCents), amountCell("toevoeging", y.addedCents),
+            amountCell("onttrekking", y.withdrawnCents), amountCell("eind", y.closingCents));
+        }))));
+    box.append(figure);
+    const series = [{ label: "Saldo eind jaar", kind: "staaf", colour: ink("--blauw"), values: years.map((y) => y.closingCents) }];
+    const chart = yearChart("reserves", plot, years.map((y) => y.year), series,
+      emptyAt === null ? [] : [{ year: emptyAt, text: `leeg in ${emptyAt}` }]);
+    button.addEventListener("click", () => chartPng(chart, `Looptijd ${title}`, series)
+      .then((png) => save(png, `reserve-${party}-${reserve}.png`)).catch(showError));
+  });
+  $(":scope > .leeg", section).hidden = reserves.length > 0;
 }
 
 async function showCostSplits(party, year, current) {
@@ -228,7 +467,9 @@ async function showCostSplits(party, year, current) {
     try {
       const [solidariteit, profijt] = await Promise.all(
         ["solidariteit", "profijt"].map((policy) => request(path, { year, policy })));
-      return { organisation, solidariteit, profijt };
+      // The policy of the year's key (the default), asked only when there is a key to ask it of.
+      const policy = solidariteit.shares.length ? (await request(path, { year })).policy : null;
+      return { organisation, solidariteit, profijt, policy };
     } catch (error) {
       if (error.status === 404) return { organisation, missing: error.message };
       throw error;
@@ -240,7 +481,7 @@ async function showCostSplits(party, year, current) {
   $(":scope > .leeg", section).hidden = organisations.length > 0;
 }
 
-function splitBlock({ organisation, solidariteit, profijt, missing }, party, year) {
+function splitBlock({ organisation, solidariteit, profijt, policy, missing }, party, year) {
   const block = element("div", { className: "verdeling", dataOrganisatie: organisation.code },
     element("h3", {}, `${organisation.name} (${organisation.code})`));
   if (missing) {
@@ -253,7 +494,7 @@ function splitBlock({ organisation, solidariteit, profijt, missing }, party, yea
   }
   const button = element("button", { type: "button", className: "download" }, "Download Excel");
   button.addEventListener("click", () => download(`/v1/organisations/${organisation.code}/cost-split`,
-    { year, policy: profijt.policy }, `kostenverdeling-${organisation.code}-${year}.xlsx`).catch(showError));
+    { year, policy }, `kostenverdeling-${organisation.code}-${year}.xlsx`).catch(showError));
   block.append(element("p", {},
     `Te verdelen ${euro(solidariteit.totalCents)}; verdeelsleutel naar ${label(solidariteit.basis)}. `, button));
   const byParty = new Map(profijt.shares.map((s) => [s.party, s]));
@@ -280,12 +521,50 @@ function splitBlock({ organisation, solidariteit, profijt, missing }, party, yea
     element("tfoot", {}, element("tr", {}, element("th", { scope: "row" }, "Totaal"), element("td"),
       amountCell("solidariteit", solidariteit.totalCents), element("td"), amountCell("profijt", profijt.totalCents),
       element("td"), element("td")))));
+  if (solidariteit.shares.every((s) => "settlementCents" in s)) {
+    block.append(settlementTable(organisation, solidariteit, profijt, policy, party, year));
+  }
   if (profijt.units && profijt.units.length) {
     block.append(element("p", { className: "onderdelen" }, "Per onderdeel: ",
       ...profijt.units.map((u, i) => element("span", { dataOnderdeel: u.unit },
         `${i ? "; " : ""}${label(u.unit)} ${euro(u.totalCents)} ${u.totalCents < 0 ? "(overschot)" : "(tekort)"}`))));
   }
   return block;
+}
+
+/** Voorschotten en afrekening: what each member was invoiced and paid for the year, and
+ * what settles its share under each policy (positive: it pays more; negative: it gets back). */
+function settlementTable(organisation, solidariteit, profijt, policy, party, year) {
+  const byParty = new Map(profijt.shares.map((s) => [s.party, s]));
+  const settlement = (field, cents) => {
+    const cell = amountCell(field, cents);
+    if (cents > 0) cell.prepend(element("span", { className: "vlag bijbetalen" }, "bijbetalen"), " ");
+    if (cents < 0) cell.prepend(element("span", { className: "vlag terug" }, "terug"), " ");
+    return cell;
+  };
+  const sum = (shares, field) => shares.reduce((total, s) => total + s[field], 0);
+  const keyed = (name) => (name === policy ? `${label(name)} (sleutel)` : label(name));
+  const caption = `Voorschotten en afrekening ${organisation.code} ${year}`;
+  const invoiced = sum(solidariteit.shares, "invoicedCents"), paid = sum(solidariteit.shares, "paidCents");
+  return element("div", { className: "afrekening" },
+    element("h4", {}, "Voorschotten en afrekening"),
+    element("p", { className: "toelichting" }, invoiced || paid
+      ? "Afrekening is het aandeel min wat al betaald is: positief moet de gemeente bijbetalen, negatief krijgt zij terug."
+      : `Nog geen voorschotten gefactureerd of betaald voor ${year}: de afrekening is het hele aandeel.`),
+    element("table", {},
+      element("caption", {}, caption),
+      heads("Gemeente", "Gefactureerd", "Betaald", `Afrekening ${keyed("solidariteit")}`, `Afrekening ${keyed("profijt")}`),
+      element("tbody", {}, ...solidariteit.shares.map((s) => {
+        const p = byParty.get(s.party);
+        return element("tr", { className: s.party === party ? "eigen" : "", dataPartij: s.party },
+          element("th", { scope: "row" }, `${partyName(s.party)} (${s.party})`),
+          amountCell("gefactureerd", s.invoicedCents), amountCell("betaald", s.paidCents),
+          settlement("afrekening-solidariteit", s.settlementCents), settlement("afrekening-profijt", p.settlementCents));
+      })),
+      element("tfoot", {}, element("tr", {}, element("th", { scope: "row" }, "Totaal"),
+        amountCell("gefactureerd", invoiced), amountCell("betaald", paid),
+        amountCell("afrekening-solidariteit", sum(solidariteit.shares, "settlementCents")),
+        amountCell("afrekening-profijt", sum(profijt.shares, "settlementCents"))))));
 }
 
 async function showWinst(party, year, current) {
@@ -423,7 +702,8 @@ async function show(party, year, years) {
   for (const span of document.querySelectorAll(".jaar")) span.textContent = String(year);
   const sections = [
     ["#budgetten", showBalances(party.code, year, current)],
-    ["#reserves", showReserves(party.code, years, current)],
+    ["#meerjarenraming", showMeerjaren(party, current)],
+    ["#reserves", showReserves(party.code, current)],
     ["#kostenverdeling", showCostSplits(party.code, year, current)],
     ["#winst", showWinst(party.code, year, current)],
     ["#kengetallen", showKpis(party.code, year, current)],
@@ -444,7 +724,19 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#uitloggen").addEventListener("click", () => signOut());
   $("#partij").addEventListener("change", () => choose($("#partij").value, Number($("#jaar").value)));
   $("#jaar").addEventListener("change", () => choose($("#partij").value, Number($("#jaar").value)));
-  for (const button of document.querySelectorAll("button.download")) {
+  for (const select of ["#mjr-budget", "#mjr-van", "#mjr-tot"]) $(select).addEventListener("change", chooseMeerjaren);
+  for (const [kind, accept] of [["excel", XLSX], ["csv", CSV]]) {
+    $(`#meerjarenraming button.${kind}`).addEventListener("click", () => {
+      const { party, budget, from, to } = state.meerjaren;
+      download("/v1/balances", { party, budget, fromYear: from, toYear: to },
+        `meerjarenraming-${party}-${budget}-${from}-${to}.${kind === "excel" ? "xlsx" : "csv"}`, accept).catch(showError);
+    });
+  }
+  $("#meerjarenraming button.afbeelding").addEventListener("click", () => {
+    const { party, budget, from, to, picture } = state.meerjaren;
+    picture().then((png) => save(png, `meerjarenraming-${party}-${budget}-${from}-${to}.png`)).catch(showError);
+  });
+  for (const button of document.querySelectorAll("button.download[data-lijst]")) {
     button.addEventListener("click", () => {
       const [party, year] = [$("#partij").value, $("#jaar").value];
       const list = button.dataset.lijst;
