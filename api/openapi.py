@@ -230,6 +230,23 @@ def _schemas() -> dict[str, Any]:
             "refluxCents": _cents("Flowed back into a revolving reserve, ever"),
         },
     }
+    schemas["Commitment"] = _object(
+        ["party", "year", "commitmentId", "budget", "subBudget", "category", "registeredCents", "usedCents",
+         "releasedCents", "openCents"],
+        {
+            "party": {"type": "string"},
+            "year": {"type": "integer", "description": "The budget year it was registered in"},
+            "commitmentId": {"type": "string"},
+            "budget": {"type": "string"},
+            "subBudget": {"type": ["string", "null"]},
+            "category": {"type": "string"},
+            "registeredCents": _cents("Registered (CommitmentRegistered)"),
+            "usedCents": _cents("Used up by costs booked against it (CostBooked with its commitmentId)"),
+            "releasedCents": _cents("Released (CommitmentReleased)"),
+            "openCents": _cents("registered - used - released: what counts in committedCents"),
+        },
+        "A verplichting on a budget line",
+    )
     schemas["RunwayYear"] = _object(
         ["year", "openingCents", "addedCents", "withdrawnCents", "closingCents"],
         {
@@ -540,6 +557,7 @@ def table_columns() -> dict[str, list[str]]:
         "balances": members(schemas["Balance"]),
         "reserves": members(schemas["Reserve"]),
         "runway": ["party", "reserve", *members(schemas["RunwayYear"])],
+        "commitments": members(schemas["Commitment"]),
         "parties": members(schemas["Party"]),
         "journal": members(schemas["Posting"]),
         "trail": members(schemas["TrailEntry"]),
@@ -635,6 +653,10 @@ def _paths() -> dict[str, Any]:
                 "responses": {**_ok("Reserves", _page_of("Reserve"), csv=True), **_errors("400", "401", "403")},
             }
         },
+        "/v1/commitments": _read(
+            "listCommitments", "balances", "Commitments (verplichtingen): registered, used, released and open",
+            [_PARTY, _YEAR, _AS_OF, _PAGE, _PAGE_SIZE], _ok("Commitments", _page_of("Commitment"), csv=True), secured,
+        ),
         "/v1/reserves/{party}/{reserve}/runway": _read(
             "getReserveRunway", "reserves", "A reserve's balance year by year and the year it runs dry",
             [{"name": "party", "in": "path", "required": True, "schema": {"type": "string", "pattern": PARTY_CODE}},

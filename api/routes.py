@@ -325,6 +325,15 @@ async def reserve_runway(request: web.Request) -> web.Response:
     return json_response(body)
 
 
+@routes.get("/v1/commitments")
+async def list_commitments(request: web.Request) -> web.Response:
+    rows = await read_scoped(
+        request,
+        lambda db, parties: queries.commitments(db, parties=parties, year=optional_year(request), as_of=as_of_param(request)),
+    )
+    return page_of(request, rows, "commitments")
+
+
 @routes.get("/v1/parties")
 async def list_parties(request: web.Request) -> web.Response:
     """The parties this token may read, with the years they have figures for."""

@@ -33,7 +33,7 @@ from ledger.rules import RuleViolation, check_charging_rule
 _NAMESPACE = uuid.UUID("5b0e1c4e-7a57-4d0b-9a3e-2f4f0c6f1e10")
 
 # Types that spend from a budget line, so the budget must exist for that year.
-_CONSUMING = frozenset({"CostBooked", "BudgetRevised", "SubsidyPaid", "ReserveAdded", "Correction"})
+_CONSUMING = frozenset({"CostBooked", "BudgetRevised", "SubsidyPaid", "ReserveAdded", "Correction", "CommitmentRegistered"})
 # Types whose effects a Correction may reverse.
 CORRECTABLE = frozenset(
     {
@@ -134,6 +134,8 @@ class Book(Aggregate):
         self.targets: dict[str, dict[str, Any]] = {}
         self.corrected: dict[str, bool] = {}
         self.part_corrected: dict[str, int] = {}  # cents reversed so far of events corrected in part
+        # commitment id -> its line (year, budget, sub) and figures (registered, used, released)
+        self.commitments: dict[str, dict[str, Any]] = {}
         self.volume = 0
         self._apply(entry, derived)
 
@@ -198,6 +200,8 @@ class Book(Aggregate):
             check(entry, ctx)
         if kind in _SUBSIDY or (kind == "Correction" and derived["original"]["type"] == "SubsidyPaid"):
             self._derive_commitment(entry, derived)
+        if kind == "CommitmentReleased" or (kind == "CostBooked" and "commitmentId" in data):
+            self._derive_commitment_change(entry, derived)
         if kind == "YearClosed":  # sealed in the chain, so the year can be proven unchanged (ledger/audit.py)
             year = f"{entry['year']}|"
             derived["figures"] = sealed_figures(
@@ -242,7 +246,7 @@ class Book(Aggregate):
         if asked is None and not done:
             return {"original": whole}
         field = _CORRECTED_AMOUNT.get(original["type"], "amountCents")
-        if field is None:
+        if field is None or "commitmentUsedCents" in (original_derived or {}):  # which part used the commitment?
             raise RuleViolation("correction-not-partial", f"a {original['type']} is corrected whole: leave amountCents out")
         left = original["data"][field] - done
         part = left if asked is None else asked
@@ -256,6 +260,42 @@ class Book(Aggregate):
 
     def _check_CostBooked(self, entry: dict[str, Any], ctx: Context) -> None:
         check_charging_rule(entry["data"]["category"], entry["data"]["budget"])
+
+    def _check_CommitmentRegistered(self, entry: dict[str, Any], ctx: Context) -> None:
+        data = entry["data"]
+        if data["commitmentId"] in self.commitments:
+            raise RuleViolation("duplicate-commitment", f"commitment {data['commitmentId']} was registered before")
+        check_charging_rule(data["category"], data["budget"])
+
+    def _derive_commitment_change(self, entry: dict[str, Any], derived: dict[str, Any]) -> None:
+        """A cost's use of its commitment (as much as is open, never more) or a release
+        (default: all that is open), on the commitment's own line."""
+        data = entry["data"]
+        held = self.commitments.get(data["commitmentId"])
+        if held is None:
+            raise RuleViolation("unknown-commitment", f"no commitment {data['commitmentId']} of {self.party}")
+        open_cents = held["registered"] - held["used"] - held["released"]
+        if entry["type"] == "CostBooked":
+            line = (entry["year"], data["budget"], data.get("subBudget"))
+            if line != (held["year"], held["budget"], held["sub"]):
+                raise RuleViolation(
+                    "commitment-other-line",
+                    f"commitment {data['commitmentId']} is on {held['budget']}"
+                    + (f"/{held['sub']}" if held["sub"] else "") + f" {held['year']}: book its cost there",
+                )
+            derived["commitmentUsedCents"] = min(data["amountCents"], open_cents)
+            return
+        released = data.get("amountCents", open_cents)
+        if released > open_cents or released == 0:
+            raise RuleViolation(
+                "commitment-release-exceeds-open",
+                f"commitment {data['commitmentId']} has {open_cents} cents open: {released} cannot be released",
+            )
+        if held["year"] in self.closed:
+            raise RuleViolation("year-closed", f"{self.party} closed {held['year']}, the year of commitment {data['commitmentId']}")
+        derived["commitment"] = {"year": held["year"], "budget": held["budget"]} | (
+            {"subBudget": held["sub"]} if held["sub"] else {})
+        derived["releasedCents"] = released
 
     def _check_SubsidyGranted(self, entry: dict[str, Any], ctx: Context) -> None:
         data = entry["data"]
@@ -529,6 +569,14 @@ class Book(Aggregate):
             reserve["moves"][r.date] = reserve["moves"].get(r.date, 0) + r.net
             reserve["withdrawn"] += r.withdrawn
             reserve["reflux"] += r.reflux
+        for c in effects.commitments:
+            held = self.commitments.setdefault(
+                c.commitment_id, {"year": c.year, "budget": c.budget, "sub": c.sub_budget, "registered": 0, "used": 0,
+                                  "released": 0}
+            )
+            held["registered"] += c.registered
+            held["used"] += c.used
+            held["released"] += c.released
         for w in effects.winst:
             year = self.winst.setdefault(str(w.year), {})
             year["realised"] = year.get("realised", 0) + w.realised

@@ -26,6 +26,10 @@ Winst: WinstRealised is realised (per source, and member in an organisation),
 WinstReinvested reinvested (per destination).
 Charges (shared organisations): OrganisationCostBooked charges its members the amount,
 OrganisationResultDetermined charges them minus the result (a deficit is a charge).
+Commitments (verplichtingen): CommitmentRegistered is `committed` on its line; a cost
+against it (`derived["commitmentUsedCents"]`) and CommitmentReleased (`derived["commitment"]`,
+its line, and `derived["releasedCents"]`) take that much out again; each also moves the
+commitment's own figures (registered, used, released).
 Contributions (shared organisations): ContributionInvoiced is an advance `invoiced` to a
 member, ContributionPaid what it `paid`, both in a budget year.
 Outflow's avoided benefit is notional and moves nothing (domain.md, seed 004 L1856).
@@ -123,6 +127,22 @@ class ChargeDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class CommitmentDelta:
+    """A change to one commitment's figures: registered, used by costs, released."""
+
+    commitment_id: str
+    year: int
+    budget: str
+    sub_budget: str | None
+    registered: int = 0
+    used: int = 0
+    released: int = 0
+
+    def negated(self) -> CommitmentDelta:
+        return replace(self, registered=-self.registered, used=-self.used, released=-self.released)
+
+
+@dataclass(frozen=True, slots=True)
 class ContributionDelta:
     """What a shared organisation invoiced a member in advance for a budget year, or the
     member paid (the settlement is its share of the cost split less what it paid)."""
@@ -143,9 +163,10 @@ class Effects:
     winst: tuple[WinstDelta, ...] = ()
     charges: tuple[ChargeDelta, ...] = ()
     contributions: tuple[ContributionDelta, ...] = ()
+    commitments: tuple[CommitmentDelta, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.lines or self.reserves or self.winst or self.charges or self.contributions)
+        return bool(self.lines or self.reserves or self.winst or self.charges or self.contributions or self.commitments)
 
 
 NO_EFFECTS = Effects()
@@ -193,7 +214,21 @@ def _own_effects(entry: dict[str, Any], derived: dict[str, Any]) -> Effects:
             )
         )
     if kind == "CostBooked":
-        return Effects(lines=(line(data["budget"], data.get("subBudget"), spent=amount),))
+        used = derived.get("commitmentUsedCents", 0)
+        cost = line(data["budget"], data.get("subBudget"), spent=amount, committed=-used)
+        if "commitmentId" not in data:
+            return Effects(lines=(cost,))
+        use = CommitmentDelta(data["commitmentId"], year, data["budget"], data.get("subBudget"), used=used)
+        return Effects(lines=(cost,), commitments=(use,))
+    if kind == "CommitmentRegistered":
+        budget, sub = data["budget"], data.get("subBudget")
+        return Effects(lines=(line(budget, sub, committed=amount),),
+                       commitments=(CommitmentDelta(data["commitmentId"], year, budget, sub, registered=amount),))
+    if kind == "CommitmentReleased":
+        held, released = derived["commitment"], derived["releasedCents"]
+        budget, sub = held["budget"], held.get("subBudget")
+        return Effects(lines=(LineDelta(held["year"], budget, sub, committed=-released),),
+                       commitments=(CommitmentDelta(data["commitmentId"], held["year"], budget, sub, released=released),))
     if kind == "SubsidyPaid":
         budget = derived["budget"]
         return Effects(lines=(line(budget, None, spent=amount),))
@@ -240,4 +275,5 @@ def reversal(correction: dict[str, Any], original: dict[str, Any]) -> Effects:
         winst=tuple(d.negated() for d in effects.winst),
         charges=tuple(d.negated() for d in effects.charges),
         contributions=tuple(d.negated() for d in effects.contributions),
+        commitments=tuple(d.negated() for d in effects.commitments),
     )

@@ -180,10 +180,32 @@ class FundsReallocated(EventData):
 
 
 class CostBooked(EventData):
+    """A cost; with `commitmentId` it uses up that much of the open commitment (the rest
+    is uncommitted spending)."""
+
     budget: Code
     subBudget: Code | None = None
     category: Code
     amountCents: PositiveCents
+    commitmentId: Ref | None = None
+
+
+class CommitmentRegistered(EventData):
+    """A verplichting on a budget line: an order, contract or beschikking that will cost
+    this much; it counts in `committedCents` until costs use it up or it is released."""
+
+    commitmentId: Ref
+    budget: Code
+    subBudget: Code | None = None
+    category: Code
+    amountCents: PositiveCents
+
+
+class CommitmentReleased(EventData):
+    """What is no longer expected of a commitment (default: all that is open)."""
+
+    commitmentId: Ref
+    amountCents: PositiveCents | None = None
 
 
 class SubsidyGranted(EventData):
@@ -346,6 +368,8 @@ PAYLOADS: dict[str, type[EventData]] = {
         IncomeBooked,
         FundsReallocated,
         CostBooked,
+        CommitmentRegistered,
+        CommitmentReleased,
         SubsidyGranted,
         LoonwaardeMeasured,
         SubsidyPaid,

@@ -15,7 +15,7 @@ Chart of accounts (per party; `Y` is the budget year, `B`/`S` budget and sub-bud
 | `te-verrekenen/Y`           | debit       | an organisation's net charge to its members for year Y |
 | `te-ontvangen/Y/M`          | debit       | advances invoiced to member M for year Y, not yet paid |
 | `voorschotten/Y`            | credit      | advances invoiced to the members for year Y            |
-| `vastgelegd/Y/B`            | debit       | memo: open commitments (loonkostensubsidie) on B in Y  |
+| `vastgelegd/Y/B`            | debit       | memo: open commitments (LKS, verplichtingen) on B in Y |
 | `verplichtingen/Y/B`        | credit      | memo: the other side of the commitments                |
 | `winst/Y/bron/SOURCE`       | debit       | memo: winst realised per source                        |
 | `winst/Y/onverdeeld`        | credit      | memo: winst realised, not yet reinvested               |

@@ -180,6 +180,32 @@ def reserves(db: ReadDB, *, parties: Scope, year: int | None = None, as_of: str 
     ]
 
 
+def commitments(db: ReadDB, *, parties: Scope, year: int | None = None, as_of: str | None = None) -> list[dict[str, Any]]:
+    """Each commitment (verplichting) of `parties` registered in `year` (or any), with
+    what was registered, used by costs and released, and what is open, as recorded by
+    `as_of`; ordered by party, year and id. Its line and category are its registration's."""
+    where, params = in_scope(parties, party="r.party", year="r.year")
+    if year is not None:
+        where += " AND r.year = ?"
+        params.append(year)
+    moved, moved_params = recorded_by("m.recorded_at", as_of)
+    registered, registered_params = recorded_by("r.recorded_at", as_of)
+    line = "r.party, r.year, r.commitment_id, r.budget, r.sub_budget, r.category"
+    with db.transaction() as cur:
+        rows = cur.execute(
+            f"SELECT {line}, SUM(m.registered), SUM(m.used), SUM(m.released) FROM commitment_movements r "
+            f"JOIN commitment_movements m ON m.party = r.party AND m.commitment_id = r.commitment_id{moved} "
+            f"WHERE r.registered > 0{where}{registered} GROUP BY {line} ORDER BY r.party, r.year, r.commitment_id",
+            [*moved_params, *params, *registered_params],
+        ).fetchall()
+    return [
+        {"party": party, "year": yr, "commitmentId": cid, "budget": budget, "subBudget": sub or None,
+         "category": category, "registeredCents": int(registered_cents), "usedCents": int(used),
+         "releasedCents": int(released), "openCents": int(registered_cents) - int(used) - int(released)}
+        for party, yr, cid, budget, sub, category, registered_cents, used, released in rows
+    ]
+
+
 def runway(db: ReadDB, party: str, reserve: str, years: Years | None, as_of: str | None = None) -> dict[str, Any] | None:
     """A reserve's years from its first movement to its last dated one (planned, future
     dated withdrawals too): opening, added, withdrawn, closing, by effective date, and

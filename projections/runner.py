@@ -58,7 +58,7 @@ def public_event(e: LoggedEvent) -> dict[str, Any]:
 
 # The tables that only ever gain rows, a batch's rows appended at once (Cursor.insert).
 _INSERTS = ("log_events", "budget_movements", "reserve_movements", "winst_movements", "organisation_charges",
-            "contributions", "outflows", "journal")
+            "contributions", "commitment_movements", "outflows", "journal")
 
 
 def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
@@ -91,6 +91,10 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
             rows["organisation_charges"].append((position, party, c.year, c.unit, at, c.amount, usage))
         for m in effects.contributions:
             rows["contributions"].append((position, party, m.year, m.member, at, m.invoiced, m.paid))
+        for k in effects.commitments:
+            category = entry["data"]["category"] if entry["type"] == "CommitmentRegistered" else None
+            rows["commitment_movements"].append((position, party, k.commitment_id, k.year, k.budget, k.sub_budget or "",
+                                                 category, at, k.registered, k.used, k.released))
         for p in postings(effects):
             rows["journal"].append((position, party, year, p.account, at, p.debit, p.credit))
         _apply_outflow(rows["outflows"], e)

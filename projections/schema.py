@@ -56,6 +56,12 @@ TABLES = {
         "position BIGINT NOT NULL, organisation TEXT NOT NULL, year INTEGER NOT NULL, unit TEXT NOT NULL, "
         "recorded_at TEXT NOT NULL, cents BIGINT NOT NULL, usage TEXT"
     ),
+    # Each commitment's figures as events move them; its registration row holds its category.
+    "commitment_movements": (
+        "position BIGINT NOT NULL, party TEXT NOT NULL, commitment_id TEXT NOT NULL, year INTEGER NOT NULL, "
+        "budget TEXT NOT NULL, sub_budget TEXT NOT NULL, category TEXT, recorded_at TEXT NOT NULL, "
+        "registered BIGINT NOT NULL, used BIGINT NOT NULL, released BIGINT NOT NULL"
+    ),
     # Advances invoiced to and paid by an organisation's members (voorschotten), per event.
     "contributions": (
         "position BIGINT NOT NULL, organisation TEXT NOT NULL, year INTEGER NOT NULL, member TEXT NOT NULL, "
@@ -132,6 +138,7 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS winst_movements_party ON winst_movements (party, year)",
     "CREATE INDEX IF NOT EXISTS organisation_charges_year ON organisation_charges (organisation, year)",
     "CREATE INDEX IF NOT EXISTS contributions_year ON contributions (organisation, year)",
+    "CREATE INDEX IF NOT EXISTS commitment_movements_party ON commitment_movements (party, commitment_id)",
     "CREATE INDEX IF NOT EXISTS allocation_keys_year ON allocation_keys (organisation, year)",
     "CREATE INDEX IF NOT EXISTS outflows_party ON outflows (party, year)",
     "CREATE INDEX IF NOT EXISTS journal_party ON journal (party, account)",
