@@ -436,7 +436,9 @@ def _print_verification(result: Any) -> None:
         print(f"{result.count} events verified before it")
     for closed in result.closed_years:
         state = "unchanged" if closed["figuresUnchanged"] else f"CHANGED at position {closed['changedAt']}"
-        print(f"closed {closed['party']} {closed['year']} at position {closed['position']} ({closed['chainHash']}): figures {state}")
+        until = f" until reopened at position {closed['reopenedAt']}" if closed["reopenedAt"] is not None else ""
+        print(f"closed {closed['party']} {closed['year']} at position {closed['position']} ({closed['chainHash']}): "
+              f"figures {state}{until}")
     for anchor in result.anchors:
         print(f"anchor {anchor['position']}:{anchor['hash']} {'matches' if anchor['matches'] else 'DOES NOT MATCH'}")
     if result.snapshots:

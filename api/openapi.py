@@ -361,11 +361,16 @@ def _audit_schemas() -> dict[str, Any]:
                 "firstBadPosition": {"type": ["integer", "null"]},
                 "problem": {"type": ["string", "null"], "description": "What is wrong at firstBadPosition"},
                 "closedYears": {"type": "array", "items": _object(
-                    ["party", "year", "position", "chainHash", "figuresUnchanged", "changedAt"],
+                    ["party", "year", "position", "chainHash", "figuresUnchanged", "changedAt", "reopenedAt"],
                     {"party": {"type": "string"}, "year": {"type": "integer"},
                      "position": {"type": "integer", "description": "The YearClosed's position"},
                      "chainHash": {**_HASH, "description": "The chain head at the close: hand it to the auditor"},
-                     "figuresUnchanged": {"type": "boolean"}, "changedAt": {"type": ["integer", "null"]}})},
+                     "figuresUnchanged": {"type": "boolean",
+                                          "description": "Unchanged from the close on (until it was reopened)"},
+                     "changedAt": {"type": ["integer", "null"]},
+                     "reopenedAt": {"type": ["integer", "null"],
+                                    "description": "The YearReopened's position that ended this close, if any"}}),
+                    "description": "Every close in log order: a year reopened and closed again shows twice"},
                 "anchors": {"type": "array", "items": _object(
                     ["position", "hash", "matches"],
                     {"position": {"type": "integer"}, "hash": _HASH, "matches": {"type": "boolean"}})},

@@ -31,7 +31,7 @@ from ledger import chain
 from ledger.audit import Audit, Verification
 from ledger.book import RECORDED_AT, Book
 from ledger.effects import Effects
-from ledger.events import ADMIN_ONLY_TYPES, Event
+from ledger.events import REGISTRATION_TYPES, Event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
 from ledger.snapshots import NOT_TRUSTED, Seal, Snapshots, stored_recorder
@@ -369,7 +369,7 @@ class Ledger(Application[UUID]):
             raise RuleViolation("bsn-like-value", f"{', '.join(fields)} holds a value that passes the elfproef")
         book = batch.book(event.party)
         effects = None
-        if event.type in ADMIN_ONLY_TYPES:
+        if event.type in REGISTRATION_TYPES:
             Book.check_registration(entry, book, batch)
             derived: dict[str, Any] = {}
             if book is None:

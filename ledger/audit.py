@@ -8,9 +8,11 @@ Closed years: a `YearClosed` stores the year's budget figures as the party's boo
 held them (`derived["figures"]`, see `sealed_figures`), inside the chain. The audit
 sums every event's effects (ledger/effects.py) as it walks, checks that the sealed
 figures are what the log before the close adds up to, and that no event after it
-moves them. With the chain intact and the YearClosed's chain hash matching the one
-written into the audit report (an anchor), that proves the closed year's figures
-unchanged since.
+moves them until a `YearReopened` opens the year again (which seals the figures it
+found: they must be the closed ones). With the chain intact and the YearClosed's chain
+hash matching the one written into the audit report (an anchor), that proves the closed
+year's figures unchanged since, or until it was reopened. A year closed again after a
+reopening is a second close, checked the same way; both are reported.
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ class Audit:
     problem: str | None = None
     _anchored: set[int] = field(default_factory=set)
     _lines: dict[tuple[str, int], dict[tuple[str, str | None], list[int]]] = field(default_factory=dict)
-    _closed: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    _closed: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)  # the closes in force
+    _closes: list[dict[str, Any]] = field(default_factory=list)  # every close, in log order
 
     @property
     def failed(self) -> bool:
@@ -142,17 +145,26 @@ class Audit:
             closed = self._closed.get(key)
             if closed is not None and closed["figuresUnchanged"] and any(d.amounts):
                 closed["figuresUnchanged"], closed["changedAt"] = False, position
-        if entry["type"] == "YearClosed":
-            key = (party, entry["year"])
-            matches = sealed["derived"].get("figures") == sealed_figures(self._lines.get(key, {}).items())
-            self._closed[key] = {
-                "party": party,
-                "year": entry["year"],
-                "position": position,
-                "chainHash": chain_hash,
-                "figuresUnchanged": matches,
-                "changedAt": None if matches else position,
-            }
+        if entry["type"] not in ("YearClosed", "YearReopened"):
+            return
+        key = (party, entry["year"])
+        matches = sealed["derived"].get("figures") == sealed_figures(self._lines.get(key, {}).items())
+        if entry["type"] == "YearReopened":
+            closed = self._closed.pop(key)  # KeyError: no close to reopen, not a ledger's event
+            closed["reopenedAt"] = position
+            if closed["figuresUnchanged"] and not matches:
+                closed["figuresUnchanged"], closed["changedAt"] = False, position
+            return
+        self._closed[key] = {
+            "party": party,
+            "year": entry["year"],
+            "position": position,
+            "chainHash": chain_hash,
+            "figuresUnchanged": matches,
+            "changedAt": None if matches else position,
+            "reopenedAt": None,
+        }
+        self._closes.append(self._closed[key])
 
     def result(self) -> Verification:
         anchors = []
@@ -160,7 +172,7 @@ class Audit:
             if position not in self._anchored and not self.failed:
                 self.fail(position, f"no event at the anchored position {position}")
             anchors.append({"position": position, "hash": digest, "matches": position in self._anchored})
-        for closed in self._closed.values():
+        for closed in self._closes:
             if not closed["figuresUnchanged"] and not self.failed:
                 self.fail(
                     closed["changedAt"],
@@ -173,7 +185,7 @@ class Audit:
             head=self.previous if self.count else None,
             bad_position=self.bad_position,
             problem=self.problem,
-            closed_years=sorted(self._closed.values(), key=lambda c: c["position"]),
+            closed_years=list(self._closes),
             anchors=anchors,
         )
 

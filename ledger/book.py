@@ -189,7 +189,8 @@ class Book(Aggregate):
         (stored beside the client's content) with its effects, or raise `RuleViolation`."""
         kind = entry["type"]
         data = entry["data"]
-        self._check_open(entry)
+        if kind != "YearReopened":  # which is dated in or after the closed year it opens
+            self._check_open(entry)
         if kind in _ORGANISATION_ONLY and self.kind != "organisation":
             raise RuleViolation("not-an-organisation", f"{self.party} is not a shared organisation")
         derived: dict[str, Any] = {}
@@ -202,7 +203,7 @@ class Book(Aggregate):
             self._derive_commitment(entry, derived)
         if kind == "CommitmentReleased" or (kind == "CostBooked" and "commitmentId" in data):
             self._derive_commitment_change(entry, derived)
-        if kind == "YearClosed":  # sealed in the chain, so the year can be proven unchanged (ledger/audit.py)
+        if kind in ("YearClosed", "YearReopened"):  # sealed in the chain: the year proven unchanged (ledger/audit.py)
             year = f"{entry['year']}|"
             derived["figures"] = sealed_figures(
                 (tuple(key.removeprefix(year).split("|")), values) for key, values in self.lines.items() if key.startswith(year)
@@ -257,6 +258,10 @@ class Book(Aggregate):
             )
         whole["data"] = {**original["data"], field: part}
         return {"original": whole, "reversedCents": part, "leftCents": left - part}
+
+    def _check_YearReopened(self, entry: dict[str, Any], ctx: Context) -> None:
+        if entry["year"] not in self.closed:
+            raise RuleViolation("year-not-closed", f"{self.party} has not closed {entry['year']}: there is nothing to reopen")
 
     def _check_CostBooked(self, entry: dict[str, Any], ctx: Context) -> None:
         check_charging_rule(entry["data"]["category"], entry["data"]["budget"])
@@ -613,6 +618,8 @@ class Book(Aggregate):
             self.targets[f"{entry['year']}|{data['kind']}"] = {"places": data["places"], "binding": data["binding"]}
         elif kind == "YearClosed":
             self.closed.append(entry["year"])
+        elif kind == "YearReopened":
+            self.closed.remove(entry["year"])
         if kind == "Correction":
             corrects = data["corrects"]
             if derived.get("leftCents", 0) == 0:

@@ -347,6 +347,12 @@ class YearClosed(EventData):
     pass
 
 
+class YearReopened(EventData):
+    """Opens the closed budget `year` again (admin only); the envelope's `reference`
+    names the council or accountant decision, and is required. A later YearClosed
+    seals it again."""
+
+
 class Correction(EventData):
     """Reverses an earlier event, or with `amountCents` part of its amount (same sign
     as the original's); without it, whatever of the original is not yet corrected."""
@@ -389,11 +395,15 @@ PAYLOADS: dict[str, type[EventData]] = {
         ContributionInvoiced,
         ContributionPaid,
         YearClosed,
+        YearReopened,
         Correction,
     )
 }
 
-ADMIN_ONLY_TYPES = frozenset({"PartyRegistered", "OrganisationRegistered"})
+REGISTRATION_TYPES = frozenset({"PartyRegistered", "OrganisationRegistered"})
+ADMIN_ONLY_TYPES = REGISTRATION_TYPES | {"YearReopened"}
+# Types whose envelope must carry a `reference`: the decision that allows them.
+NEEDS_REFERENCE = frozenset({"YearReopened"})
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
 
 
@@ -510,6 +520,8 @@ def parse_event_pydantic(raw: Any) -> Event:
     dumped = data.model_dump(mode="json", exclude_none=True)
     if not _party_fits(envelope.type, envelope.party, dumped):
         raise InvalidEvent([InvalidParam("party", "gemeente_code", "a gemeente is its CBS code: GM and 4 digits")])
+    if envelope.type in NEEDS_REFERENCE and not envelope.reference:
+        raise InvalidEvent([InvalidParam("reference", "missing", f"a {envelope.type} names the decision that allows it")])
     return _event(str(envelope.id), envelope.type, envelope.party, envelope.effectiveDate, envelope.year,
                   envelope.reference, dumped)
 
@@ -526,6 +538,8 @@ def parse_event_fast(raw: Any) -> Event | None:
         return None
     head, data = twin.dump(envelope), payload.dump(envelope.data)
     if head is None or data is None or not _party_fits(kind, head["party"], data):
+        return None
+    if kind in NEEDS_REFERENCE and not head.get("reference"):
         return None
     return _event(head["id"], kind, head["party"], head["effectiveDate"], head.get("year"), head.get("reference"), data)
 

@@ -27,6 +27,7 @@ RULES: dict[str, str] = {
     "reflux-not-revolving": "Reflux into a reserve that is not revolving",
     "reflux-exceeds-withdrawn": "Reflux exceeds what was withdrawn from the revolving reserve",
     "year-closed": "Year closed",
+    "year-not-closed": "Year not closed",
     "winst-reinvested-exceeds-realised": "Winst reinvested beyond what is left",
     "ideel-besparing-exceeds-surplus": "I-deel saving exceeds the inkomensdeel's actual surplus",
     "unknown-subsidy": "Unknown subsidy",

@@ -27,8 +27,8 @@ of the year (projections/iv3_sums.py, issue 16: decoding a year's events took 75
 20,000 events); an as-of report still reads the events recorded by then, which the
 kept sums must always equal (tests/test_iv3_sums.py).
 
-`status` is "definitief" once a YearClosed for the year is known (at `asOf`), else
-"voorlopig". Amounts: `bedrag` in cents (the ledger's money rule), `bedragDuizendEuro`
+`status` is "definitief" while the year is closed (at `asOf`): a YearClosed known and
+no YearReopened after it; else "voorlopig". Amounts: `bedrag` in cents (the ledger's money rule), `bedragDuizendEuro`
 in the thousands of euros CBS works in. Cells that add up to zero are left out, as an
 empty cell of the CBS matrix.
 """
@@ -102,7 +102,8 @@ def _from_log(
             if last is None or date <= last
         )
     lines = [line for event_lines in mapped for line in event_lines]
-    return lines, any(e["type"] == "YearClosed" for _, e in events)
+    periods = [e["type"] == "YearClosed" for _, e in events if e["type"] in ("YearClosed", "YearReopened")]
+    return lines, bool(periods) and periods[-1]
 
 
 def _matrix(lines: Iterable[iv3.Line]) -> dict[str, list[dict[str, Any]]]:

@@ -19,7 +19,7 @@ cell and per part of the year a period takes in. The projector adds each batch t
   change where that revision goes. Its cents are therefore kept per revised line (its
   year, budget, sub-budget) and placed when reading, by `iv3_first_sources`: per line,
   and per budget (`*`), the source of its first allocation in log order.
-- `iv3_closed`: the (party, year) pairs of which a YearClosed is known.
+- `iv3_closed`: the (party, year) pairs closed now (a YearClosed not followed by a YearReopened).
 
 Sums of integers do not depend on how the log is cut into batches, and the first
 allocation keeps its place (ON CONFLICT DO NOTHING, batches applied in log order): a
@@ -57,6 +57,7 @@ _ADD_REVISIONS = (
 )
 _ADD_FIRST = "INSERT INTO iv3_first_sources VALUES (?,?,?,?,?) ON CONFLICT (party, year, budget, sub_budget) DO NOTHING"
 _ADD_CLOSED = "INSERT INTO iv3_closed VALUES (?,?) ON CONFLICT (party, year) DO NOTHING"
+_REOPEN = "DELETE FROM iv3_closed WHERE party = ? AND year = ?"
 
 
 def first_sources(allocations: Iterable[dict[str, Any]]) -> FirstSources:
@@ -100,7 +101,7 @@ def add(cur: Cursor, events: Sequence[LoggedEvent], effects: Sequence[Effects]) 
     cells: dict[tuple[Any, ...], int] = {}
     revisions: dict[tuple[Any, ...], int] = {}
     first: dict[tuple[str, int, str, str], str] = {}
-    closed: set[tuple[str, int]] = set()
+    closed: dict[tuple[str, int], bool] = {}  # each year the batch closes (True) or reopens, as it leaves it
 
     def put(key: tuple[Any, ...], applies: str, event_lines: Iterable[iv3.Line]) -> None:
         for line in event_lines:
@@ -112,8 +113,8 @@ def add(cur: Cursor, events: Sequence[LoggedEvent], effects: Sequence[Effects]) 
         party, year, kind = entry["party"], entry["year"], entry["type"]
         dated = (party, year, bucket(year, entry["effectiveDate"]))
         begroting = (party, year, BEGROTING_BUCKET)
-        if kind == "YearClosed":
-            closed.add((party, year))
+        if kind in ("YearClosed", "YearReopened"):
+            closed[(party, year)] = kind == "YearClosed"
         elif kind == "BudgetAllocated":
             data = entry["data"]
             first.setdefault((party, year, data["budget"], data.get("subBudget") or ""), data["source"])
@@ -141,8 +142,8 @@ def add(cur: Cursor, events: Sequence[LoggedEvent], effects: Sequence[Effects]) 
         cur.executemany(_ADD_REVISIONS, [(*line, cents) for line, cents in revisions.items()])
     if first:
         cur.executemany(_ADD_FIRST, [(*line, source) for line, source in first.items()])
-    if closed:
-        cur.executemany(_ADD_CLOSED, sorted(closed))
+    cur.executemany(_ADD_CLOSED, sorted(key for key, shut in closed.items() if shut))
+    cur.executemany(_REOPEN, sorted(key for key, shut in closed.items() if not shut))
 
 
 def current(db: ReadDB, party: str, year: int, period: int, organisation: bool) -> tuple[list[iv3.Line], bool]:

@@ -80,6 +80,12 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
                  d.allocated, d.income, d.spent, d.committed, d.amended, d.incidental,
                  None if d.voorlopig is None else int(d.voorlopig))
             )
+        if entry["type"] in ("YearClosed", "YearReopened"):  # in the trail of each line it seals or opens
+            for line in e.derived["figures"]:
+                rows["budget_movements"].append(
+                    (position, party, year, line["budget"], line["subBudget"] or "", entry["effectiveDate"], at,
+                     0, 0, 0, 0, 0, 0, None)
+                )
         for r in effects.reserves:
             rows["reserve_movements"].append((position, party, r.reserve, r.date, at, r.added, r.withdrawn, r.reflux))
         for w in effects.winst:

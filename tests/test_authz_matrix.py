@@ -93,6 +93,7 @@ class Case:
 
     def url(self, ids: dict[tuple[str, int], str]) -> str:
         names = {"party": self.target, "code": self.target, "year": self.year, "budget": "participatiebudget",
+                 "reserve": "participatie",
                  "id": ids.get((self.target or "", self.year or IN))}
         return "/v1" + self.path.format(**names)
 
@@ -188,7 +189,8 @@ async def test_every_secured_route_is_a_401_without_a_valid_token(api: Api) -> N
         for method, op in operations.items():
             if not isinstance(op, dict) or not op.get("security", True):
                 continue
-            url = "/v1" + path.format(party=MEMBER, code=ORG, year=IN, budget="participatiebudget", id=ids[(MEMBER, IN)])
+            url = "/v1" + path.format(party=MEMBER, code=ORG, year=IN, budget="participatiebudget", reserve="participatie",
+                                       id=ids[(MEMBER, IN)])
             for headers in ({}, {"Authorization": "Bearer plg_" + "x" * 43}, {"Authorization": "Basic eDp4"}):
                 r = await api.client.request(method, url, headers=headers, json={} if method == "post" else None)
                 if r.status != 401 or not r.headers["Content-Type"].startswith("application/problem+json"):

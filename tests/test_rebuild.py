@@ -155,6 +155,11 @@ async def rich_history(api: Api) -> History:
                                   "amountCents": 900_000}, date="2020-01-01"),
         correction(cost, "2020-01-15"),
     )
+    # 2019 reopened for the accountant, a late cost, and closed again.
+    await post_ok(api, admin, event("YearReopened", {}, date="2020-03-01", year=2019, reference="RB 2020/3"))
+    await post_ok(api, gemeente, event("CostBooked", {"budget": PB, "category": "uitvoering", "amountCents": 12_345},
+                                       date="2019-12-30"))
+    await post_ok(api, gemeente, event("YearClosed", {}, date="2020-03-31", year=2019))
     await register(api, admin, "GM0001")  # a party with nothing posted
     return History(instants, [first_payment["id"], cost["id"], staf["id"], gone["id"]])
 

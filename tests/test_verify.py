@@ -274,7 +274,8 @@ async def test_a_closed_year_is_sealed_with_its_figures_and_stays_unchanged(api:
     status, body = await api.get(auditor, "/v1/audit/verify", anchor=f"{closed['position']}:{closed['chainHash']}")
     assert status == 200 and body["intact"] is True
     assert body["closedYears"] == [{"party": "GM0439", "year": 2016, "position": closed["position"],
-                                    "chainHash": closed["chainHash"], "figuresUnchanged": True, "changedAt": None}]
+                                    "chainHash": closed["chainHash"], "figuresUnchanged": True, "changedAt": None,
+                                    "reopenedAt": None}]
     assert body["anchors"] == [{"position": closed["position"], "hash": closed["chainHash"], "matches": True}]
     assert body["count"] == 76 and body["headPosition"] == body["count"]
 
