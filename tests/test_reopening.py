@@ -6,6 +6,7 @@ anchor taken at the first close still verifies."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.conftest import Api, event
@@ -37,9 +38,12 @@ async def test_a_reopened_year_takes_postings_until_it_is_closed_again(api: Api,
     assert await iv3_status(api, gemeente, 2015) == "voorlopig"
     await accepted(api, gemeente, cost("participatiebudget", 200, date="2015-11-30"))
     assert (await line(api, gemeente, "participatiebudget", 2015))["spentCents"] == 500
+    reopened_then = datetime.now(UTC).isoformat()
     await accepted(api, gemeente, year_closed(2015) | {"effectiveDate": "2016-03-31", "year": 2015})
     await refused(api, gemeente, cost("participatiebudget", 1, date="2015-11-30"), (0, "year-closed"))
     assert await iv3_status(api, gemeente, 2015) == "definitief"
+    status, body = await api.get(gemeente, "/v1/iv3", party="GM0439", year=2015, asOf=reopened_then)
+    assert status == 200 and body["metadata"]["status"] == "voorlopig", body
 
     status, body = await api.get(auditor, "/v1/audit/verify", anchor=anchor)
     assert status == 200 and body["intact"] is True and body["anchors"][0]["matches"] is True, body
