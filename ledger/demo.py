@@ -2,12 +2,15 @@
 batches their systems would post (figures in `ledger.sources`, each with its seed line).
 
 - Purmerend's participatiebudget and reserve 2014-2018 (seed 002);
-- Lelystad's integratie-uitkering 2015-2019 in its parts A, B and C, the NUON reserve
+- Lelystad's integratie-uitkering 2015-2019 in its parts A, B and C (2016-2019 voorlopig,
+  as the source estimates them), the NUON reserve
   that lends a million a year for three years, and (illustrative) winst reinvested
   "op de voorkant" (seed 000);
 - the Regionaal Werkbedrijf Stedendriehoek en Noord-Veluwe: 14 members, Apeldoorn
-  holding the Rijk's setup money in three tranches, the 2015 begroting (seed 003);
-- Drentsche Aa: the 2015 Wsw unit results, split by inhabitants or by usage, and the
+  holding the Rijk's setup money in three tranches, the 2015 begroting: a concept
+  (voorlopig) the bestuur adopts (definitief) and, illustratively, amends (seed 003);
+- Drentsche Aa: the 2015 Wsw unit results, split by inhabitants or by usage, the
+  (illustrative) quarterly advances its members paid against their shares, and the
   business case's placements and outflow (seed 004).
 
 Event ids are derived from each event's place in the demo, so loading it twice stores
@@ -101,10 +104,14 @@ def lelystad() -> list[Batch]:
     code = src.LELYSTAD
     batches = [Batch("Lelystad: registratie", [_registered(code, "Lelystad", _LELYSTAD_REF)])]
     for year, figures in src.LELYSTAD_INTEGRATIE_UITKERING.items():
-        batches.append(Batch(f"Lelystad: integratie-uitkering {year}", [
+        # 2015 as the Rijk made it available; the later years as estimated (voorlopig).
+        estimated = year in src.LELYSTAD_ESTIMATED_YEARS
+        status = {"status": "voorlopig"} if estimated else {}
+        reference = f"{_LELYSTAD_REF}; inschatting (L1853-1899)" if estimated else _LELYSTAD_REF
+        batches.append(Batch(f"Lelystad: integratie-uitkering {year}" + (" (inschatting)" if estimated else ""), [
             _event(f"lelystad/{year}/{part}", "BudgetAllocated", code, f"{year}-01-01",
                    {"budget": "participatiebudget", "subBudget": sub, "source": "sociaal-deelfonds",
-                    "amountCents": figures[part]}, _LELYSTAD_REF)
+                    "amountCents": figures[part], **status}, reference)
             for part, sub in LELYSTAD_COMPONENTS.items()
         ]))
     nuon = src.NUON_RESERVE
@@ -155,18 +162,37 @@ def rwb() -> list[Batch]:
     ]
     begroting = [
         _event(f"rwb/begroting/2015/{line}", "BudgetAllocated", RWB, "2015-01-01",
-               {"budget": "werkbedrijf", "subBudget": line, "source": "centrumgemeente", "amountCents": cents},
+               {"budget": "werkbedrijf", "subBudget": line, "source": "centrumgemeente", "amountCents": cents,
+                "status": "voorlopig"},
                f"Concept begroting 2015: {name}")
         for line, (name, cents) in src.RWB_BEGROTING_2015.items()
     ]
     binding = _event("rwb/begroting/2015/onvoorzien-binding", "SteeringModeSet", RWB, "2015-01-01",
                      {"budget": "werkbedrijf", "subBudget": "onvoorzien", "mode": "kaderstellend"},
                      "Onvoorzien is een vast kader")
+    # The bestuur adopts the concept (L1838-1841): each line definitief, its figure unchanged.
+    adopted = [
+        _event(f"rwb/begroting/2015/{line}/vastgesteld", "BudgetAllocated", RWB, src.RWB_BEGROTING_2015_ADOPTED,
+               {"budget": "werkbedrijf", "subBudget": line, "source": "centrumgemeente", "amountCents": 0,
+                "status": "definitief"},
+               f"Begroting 2015 vastgesteld door het bestuur (L1838-1841), ongewijzigd; datum {ILLUSTRATIVE}")
+        for line in src.RWB_BEGROTING_2015
+    ]
+    amendment = src.RWB_AMENDMENT_2015
+    amended = [
+        _event(f"rwb/begroting/2015/wijziging/{line}", "BudgetRevised", RWB, amendment["date"],
+               {"budget": "werkbedrijf", "subBudget": line, "amountCents": cents,
+                "councilDecision": amendment["councilDecision"], "kind": "begrotingswijziging"},
+               f"Onvoorzien ingezet voor ontbrekende ondersteuning (L2623-2625); {ILLUSTRATIVE}")
+        for line, cents in ((amendment["from"], -amendment["cents"]), (amendment["to"], amendment["cents"]))
+    ]
     return [
         Batch("Regionaal Werkbedrijf: de 14 gemeenten", members),
         Batch("Regionaal Werkbedrijf: registratie, Apeldoorn als centrumgemeente", [organisation]),
         Batch("Apeldoorn: rijksbijdrage in drie tranches", tranches),
-        Batch("Regionaal Werkbedrijf: begroting 2015", begroting + [binding]),
+        Batch("Regionaal Werkbedrijf: conceptbegroting 2015", begroting + [binding]),
+        Batch("Regionaal Werkbedrijf: begroting 2015 vastgesteld", adopted),
+        Batch("Regionaal Werkbedrijf: begrotingswijziging 2015 (illustratief)", amended),
     ]
 
 
@@ -209,8 +235,24 @@ def drentsche_aa() -> list[Batch]:
         Batch("Drentsche Aa: de drie gemeenten", members),
         Batch("Drentsche Aa: registratie", [organisation]),
         Batch("Drentsche Aa: verdeelsleutel en Wsw-resultaten 2015", [key, *units]),
+        Batch("Drentsche Aa: voorschotten 2015 (illustratief)", drentsche_aa_advances()),
         Batch("Drentsche Aa: plaatsingen en uitstroom 2015", flows),
     ]
+
+
+def drentsche_aa_advances() -> list[dict[str, Any]]:
+    """Each member's quarterly advance on its 2015 contribution, and what it paid of them:
+    the cost split settles the year's share against what was paid."""
+    events = []
+    for quarter, (invoiced, paid) in enumerate(src.DRENTSCHE_AA_ADVANCE_QUARTERS_2015, start=1):
+        for member, cents in src.DRENTSCHE_AA_ADVANCE_2015.items():
+            data = {"member": member, "amountCents": cents}
+            events.append(_event(f"drentsche-aa/2015/voorschot/{member}/{quarter}", "ContributionInvoiced",
+                                 DRENTSCHE_AA, invoiced, data, f"Voorschot 2015, kwartaal {quarter}; {ILLUSTRATIVE}"))
+            if quarter <= src.DRENTSCHE_AA_QUARTERS_PAID_2015[member]:
+                events.append(_event(f"drentsche-aa/2015/betaald/{member}/{quarter}", "ContributionPaid", DRENTSCHE_AA,
+                                     paid, data, f"Betaling voorschot 2015, kwartaal {quarter}; {ILLUSTRATIVE}"))
+    return events
 
 
 def batches() -> list[Batch]:

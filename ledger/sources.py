@@ -59,6 +59,11 @@ LELYSTAD_INTEGRATIE_UITKERING = {
     2018: {"a": 3_196_837 * EURO, "b": 898_257 * EURO, "c": 6_130_636 * EURO, "total": 10_225_730 * EURO},
     2019: {"a": 3_213_363 * EURO, "b": 1_054_604 * EURO, "c": 5_730_126 * EURO, "total": 9_998_093 * EURO},
 }
+# The Rijk has made the 2015 amounts available ("in 2015 beschikbaar heeft gesteld",
+# L1433-1435); every later year is an estimate: "Inschatting uitkering Lelystad" heads each
+# part of the table (L1853, L1867, L1877, L1889), and C's estimated fall "zal jaarlijks
+# worden geactualiseerd" (L1845-1847). So the demo allocates 2016-2019 voorlopig.
+LELYSTAD_ESTIMATED_YEARS = (2016, 2017, 2018, 2019)
 # Inconsistency (digest 000 §5): b is said to follow the macro trend, but
 # 173.547 * macro(year)/macro(2015) gives 424.522 / 673.726 / 898.259 / 1.054.606,
 # one or two euros above the published 2016-2019 figures. c matches the trend.
@@ -153,6 +158,24 @@ RWB_BEGROTING_2015 = {
     "onvoorzien": ("Onvoorzien", 100_000 * EURO),  # L2623, L2627
 }
 RWB_BEGROTING_2015_TOTAL = 500_000 * EURO  # "Totaal € 500.000,-" L2629
+# The begroting is a concept ("Concept begroting Regionaal Werkbedrijf", L2631-2632) of "een
+# separate, door het bestuur van het Regionaal Werkbedrijf vast te stellen begroting"
+# (L1838-1841): the demo allocates its lines voorlopig, and the bestuur's adoption makes
+# each line definitief. illustrative: not in the source: the date of the adoption, and
+# that it leaves every line as the concept has it (a definitief allocation of 0 cents).
+RWB_BEGROTING_2015_ADOPTED = "2015-04-15"
+# "Onvoorzien: Gedurende het jaar zal blijken welke ondersteuning (mogelijk) nog ontbreekt.
+# Deze middelen kunnen hiervoor worden ingezet." (L2623-2625). Onvoorzien is binding in the
+# demo, so the bestuur amends the begroting (a BudgetRevised on each line; the total stays
+# the 2015 tranche). illustrative: not in the source: the amount, the line it goes to, the
+# date and the decision.
+RWB_AMENDMENT_2015 = {
+    "date": "2015-09-15",
+    "councilDecision": "Besluit bestuur Regionaal Werkbedrijf 15 september 2015",
+    "from": "onvoorzien",
+    "to": "werkgeversdienstverlening",
+    "cents": 25_000 * EURO,
+}
 
 # --- 4. Drentsche Aa (Alescon + ISD-AAT business case) ----------------------------
 # Seed 004 mentions "de drie gemeenten" (L276, L1426) but never names them. ISD-AAT
@@ -206,3 +229,17 @@ DRENTSCHE_AA_OUTFLOW_2015 = {
 # hours per week (a banenafspraak job counts 25 hours).
 DRENTSCHE_AA_PLACEMENTS_2015 = {"banenafspraak": (58, 25), "beschut-werk": (20, 32)}
 DRENTSCHE_AA_BESCHUT_CAP_2015 = 20
+
+# illustrative: not in the source. Seed 004 gives no advances (voorschotten) and no key
+# (digest 004 §1). Drentsche Aa invoices each member a quarterly advance on the 2015
+# charge of € 1,3 mln (the units' net result, L1581-1678), roughly by inhabitants (the
+# solidariteit "used until now", L1936-1944): € 260.000, € 700.000 and € 340.000 a year.
+# The year's key is profijt, so at the settlement Assen, which uses the Wsw most, pays
+# more and the other two get money back. Tynaarlo has paid three of its four quarters.
+# Per quarter: the day it is invoiced and the day the members pay it.
+DRENTSCHE_AA_ADVANCE_QUARTERS_2015 = (
+    ("2015-01-01", "2015-02-15"), ("2015-04-01", "2015-05-15"),
+    ("2015-07-01", "2015-08-15"), ("2015-10-01", "2015-11-15"),
+)
+DRENTSCHE_AA_ADVANCE_2015 = {"GM1680": 65_000 * EURO, "GM0106": 175_000 * EURO, "GM1730": 85_000 * EURO}  # a quarter
+DRENTSCHE_AA_QUARTERS_PAID_2015 = {"GM1680": 4, "GM0106": 4, "GM1730": 3}
