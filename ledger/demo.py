@@ -8,7 +8,8 @@ batches their systems would post (figures in `ledger.sources`, each with its see
   "op de voorkant" (seed 000);
 - the Regionaal Werkbedrijf Stedendriehoek en Noord-Veluwe: 14 members, Apeldoorn
   holding the Rijk's setup money in three tranches, the 2015 begroting: a concept
-  (voorlopig) the bestuur adopts (definitief) and, illustratively, amends (seed 003);
+  (voorlopig) the bestuur adopts (definitief) and, illustratively, amends, and an
+  (illustrative) verplichting on its monitoring line (seed 003);
 - Drentsche Aa: the 2015 Wsw unit results, split by inhabitants or by usage, the
   (illustrative) quarterly advances its members paid against their shares, and the
   business case's placements and outflow (seed 004).
@@ -193,6 +194,24 @@ def rwb() -> list[Batch]:
         Batch("Regionaal Werkbedrijf: conceptbegroting 2015", begroting + [binding]),
         Batch("Regionaal Werkbedrijf: begroting 2015 vastgesteld", adopted),
         Batch("Regionaal Werkbedrijf: begrotingswijziging 2015 (illustratief)", amended),
+        Batch("Regionaal Werkbedrijf: verplichting monitoring 2015 (illustratief)", rwb_commitment()),
+    ]
+
+
+def rwb_commitment() -> list[dict[str, Any]]:
+    """An order on the monitoring line, part of it paid against the order, part released:
+    what /v1/commitments lists, and what the line's committedCents holds meanwhile."""
+    c = src.RWB_COMMITMENT_2015
+    line = {"budget": "werkbedrijf", "subBudget": c["line"]}
+    (ordered, registered), (invoiced, used), (closed, released) = c["registered"], c["used"], c["released"]
+    ref = f"Opdracht monitoring banen (L2606-2609); {ILLUSTRATIVE}"
+    return [
+        _event("rwb/2015/verplichting/monitoring", "CommitmentRegistered", RWB, ordered,
+               {"commitmentId": c["commitmentId"], **line, "category": "monitoring", "amountCents": registered}, ref),
+        _event("rwb/2015/verplichting/monitoring/factuur", "CostBooked", RWB, invoiced,
+               {**line, "category": "monitoring", "amountCents": used, "commitmentId": c["commitmentId"]}, ref),
+        _event("rwb/2015/verplichting/monitoring/vrijgevallen", "CommitmentReleased", RWB, closed,
+               {"commitmentId": c["commitmentId"], "amountCents": released}, ref),
     ]
 
 

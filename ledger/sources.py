@@ -176,6 +176,16 @@ RWB_AMENDMENT_2015 = {
     "to": "werkgeversdienstverlening",
     "cents": 25_000 * EURO,
 }
+# A verplichting on the monitoring line ("Monitoring realiseren gerealiseerde banen", 40.000,
+# L2606-2609): the RWB orders the monitoring, pays part of it against the order and releases
+# what it no longer expects. illustrative: not in the source: every figure and date here.
+RWB_COMMITMENT_2015 = {
+    "commitmentId": "RWB-2015-monitoring",
+    "line": "monitoring-banen",
+    "registered": ("2015-05-01", 30_000 * EURO),
+    "used": ("2015-10-31", 18_000 * EURO),
+    "released": ("2015-12-15", 2_000 * EURO),
+}
 
 # --- 4. Drentsche Aa (Alescon + ISD-AAT business case) ----------------------------
 # Seed 004 mentions "de drie gemeenten" (L276, L1426) but never names them. ISD-AAT

@@ -66,7 +66,7 @@ async def test_the_demo_answers_the_published_figures(api: Api) -> None:
 
 
 async def test_the_demo_shows_the_budget_cycle(api: Api) -> None:
-    """Issue 17 on the demo: the Werkbedrijf's concept begroting adopted and amended,
+    """Issue 17 on the demo: the Werkbedrijf's concept begroting adopted and amended and its order on a line,
     Lelystad's estimates voorlopig, both reserves' runways, and Drentsche Aa's advances
     settled against each member's share; Purmerend's published figures untouched."""
     admin = api.token("admin")
@@ -132,6 +132,14 @@ async def test_the_demo_shows_the_budget_cycle(api: Api) -> None:
     status, body = await api.get(admin, "/v1/events", party=demo.DRENTSCHE_AA, limit=1000)
     advances = [e for e in body["results"] if e["type"] in ("ContributionInvoiced", "ContributionPaid")]
     assert len(advances) == 12 + 11 and all(demo.ILLUSTRATIVE in e["reference"] for e in advances)
+    # 3. The Werkbedrijf's order on its monitoring line: 30.000, 18.000 paid against it, 2.000 released.
+    (order,) = await results(api, admin, "/v1/commitments", party=demo.RWB, year=2015)
+    assert (order["commitmentId"], order["registeredCents"], order["usedCents"], order["releasedCents"],
+            order["openCents"]) == ("RWB-2015-monitoring", 3_000_000, 1_800_000, 200_000, 1_000_000)
+    line = {r["subBudget"]: r for r in await results(api, admin, "/v1/balances", party=demo.RWB, year=2015)}
+    assert (line["monitoring-banen"]["committedCents"], line["monitoring-banen"]["availableCents"]) == (
+        1_000_000, 4_000_000 - 1_800_000 - 1_000_000)
+    assert line[None]["committedCents"] == 1_000_000
 
 
 def _readme_examples() -> str:

@@ -117,6 +117,7 @@ DEMO_TABLES = [  # every table the API renders, on the demo
     ("/v1/balances", {"party": "GM0439", "year": "2018", **ALL}, "balances"),
     ("/v1/reserves", {"party": "GM0995", **ALL}, "reserves"),
     ("/v1/reserves/GM0439/participatie/runway", {}, "runway"),
+    ("/v1/commitments", {"party": demo.RWB}, "commitments"),
     ("/v1/parties", ALL, "parties"),
     ("/v1/journal", {"party": "GM0439", "year": "2018", **ALL}, "journal"),
     ("/v1/trial-balance", {"party": "GM0439"}, "trial-balance"),
