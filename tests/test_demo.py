@@ -171,6 +171,11 @@ def test_the_readme_budget_cycle_examples_run_against_the_demo(tmp_path: Path) -
         assert (row["amendmentsCents"], row["saldoCents"], row["structuralSaldoCents"]) == (2_261_600, 0, -18_919_800)
         shares = served.get(f"/v1/organisations/{demo.DRENTSCHE_AA}/cost-split", year=2015)["shares"]
         assert {s["party"]: s["settlementCents"] for s in shares}["GM1730"] == 24_717_742 - 34_000_000
+        # The Werkbedrijf's campaign used up its order and no more; Purmerend 2014 reopened and closed again.
+        assert '"commitmentId":"RWB-2015-campagne","budget":"werkbedrijf","subBudget":"communicatie",' \
+               '"category":"communicatie","registeredCents":1000000,"usedCents":1000000' in out.stdout
+        assert '"status":"voorlopig"' in out.stdout and out.stdout.count("closed GM0439 2014 at position") == 2
+        assert "until reopened at position" in out.stdout
 
 
 def test_the_illustrative_usage_adds_up_to_the_published_headcounts() -> None:
