@@ -269,12 +269,18 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ledger import demo
+    from ledger.application import BatchRefused, IdReused
     from ledger.events import parse_event
 
     ledger, _, projector = _open(_settings(args))
     stored = total = 0
     for batch in demo.batches():
-        result = ledger.post([parse_event(e) for e in batch.events], "admin:cli-demo")
+        try:
+            result = ledger.post([parse_event(e) for e in batch.events], "admin:cli-demo")
+        except (IdReused, BatchRefused) as e:  # a ledger holding another version of the demo, or other figures
+            print(f"ledger demo: this ledger cannot take the demo's batch {batch.title!r} ({e}); "
+                  "load the demo into a new database (make run starts from a fresh one)", file=sys.stderr)
+            return 1
         total += len(batch.events)
         stored += len(batch.events) if result.created else 0
     projector.catch_up()

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from ledger import chain, demo
-from ledger.events import content_hash
+from ledger.application import Ledger
+from ledger.events import content_hash, parse_event
 from projections import queries
 from projections.db import ReadDB
 from tests.procs_ledger import cli, free_port
@@ -51,6 +52,21 @@ def test_demo_then_rebuild_gives_identical_reads(store: str) -> None:
     assert _reads(store) == before
     ledger(store, "demo")  # loading the demo again is an idempotent retry
     assert _reads(store) == before
+
+
+def test_demo_into_a_ledger_holding_other_figures_says_so_in_one_line(tmp_path: Any) -> None:
+    """A ledger with an event of the demo's id but other content (another version of the
+    demo): `ledger demo` names the batch and stops, storing none of it, no traceback."""
+    store = f"sqlite:///{tmp_path}/ledger.db"
+    first = demo.batches()[0]
+    changed = [{**e, "reference": "een andere versie"} for e in first.events]
+    other = Ledger(store)
+    other.post([parse_event(e) for e in changed], "admin:test")
+    other.close()
+    out = ledger(store, "demo", check=False)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    (line,) = out.stderr.strip().splitlines()
+    assert first.title in line and "new database" in line
 
 
 def test_export_writes_the_log_as_ndjson(store: str) -> None:
