@@ -28,8 +28,8 @@ of the year (projections/iv3_sums.py, issue 16: decoding a year's events took 75
 kept sums must always equal (tests/test_iv3_sums.py).
 
 `status` is "definitief" while the year is closed (at `asOf`): a YearClosed known and
-no YearReopened after it; else "voorlopig". Amounts: `bedrag` in cents (the ledger's money rule), `bedragDuizendEuro`
-in the thousands of euros CBS works in. Cells that add up to zero are left out, as an
+no YearReopened after it; else "voorlopig". Amounts: `bedrag` in cents (the ledger's
+money rule), `bedragDuizendEuro` in the thousands of euros CBS works in. Cells that add up to zero are left out, as an
 empty cell of the CBS matrix.
 """
 

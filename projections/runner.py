@@ -81,7 +81,7 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
                  None if d.voorlopig is None else int(d.voorlopig))
             )
         if entry["type"] in ("YearClosed", "YearReopened"):  # in the trail of each line it seals or opens
-            for line in e.derived["figures"]:
+            for line in e.derived.get("figures", ()):
                 rows["budget_movements"].append(
                     (position, party, year, line["budget"], line["subBudget"] or "", entry["effectiveDate"], at,
                      0, 0, 0, 0, 0, 0, None)
