@@ -53,7 +53,6 @@ def _balance_row(
     }
 
 
-
 def balances(
     db: ReadDB,
     *,
