@@ -5,28 +5,32 @@ Every amount the page shows is checked against the API's cents (the page's own
 `data-cents`) and against its Dutch euro text, written here independently of the
 page's formatter; the published figures (Purmerend's 2018 deficit, the Drentsche Aa
 split worked out by hand in test_organisations.py, Purmerend's reserve running dry in
-2018 and its structural deficit of about € 212.000) are checked as published. The
-screenshots of Purmerend 2018 and Drentsche Aa 2015 are the README's pictures; the charts
-(drawn by the vendored uPlot) are pictured on their own as well, beside them in docs/.
+2018 and its structural deficit of about € 212.000) are checked as published, and the
+Werkbedrijf's (illustrative) commitment of 2015 as the demo posts it. The screenshots of
+Purmerend 2018 and Drentsche Aa 2015 are the README's pictures; the charts (drawn by the
+vendored uPlot) and the commitments are pictured on their own as well, beside them in docs/.
 """
 
 from __future__ import annotations
 
 import base64
 import csv
+import re
 import shutil
 import struct
 import time
 import tomllib
+import urllib.request
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 
+import orjson
 import pytest
 from openpyxl import load_workbook
 
-from tests.conftest import Served
+from tests.conftest import Served, event, serve_demo
 from tests.procs_ledger import ROOT, token
 
 SCREENSHOTS = ROOT / "docs"
@@ -406,6 +410,15 @@ def test_purmerend_reserve_runway_runs_dry_in_2018(demo_server: Served, browser:
     assert width > 300 and height > 300
 
 
+def test_the_readme_shows_every_picture_this_test_takes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    linked = set(re.findall(r"\]\((docs/[^)\s]+\.png)\)", readme))
+    taken = {f"docs/dashboard-{name}.png" for name in (
+        "purmerend", "drentsche-aa", "meerjarenraming", "reserve-looptijd", "verplichtingen")}
+    assert taken <= linked, taken - linked
+    assert all((ROOT / path).is_file() for path in linked), linked
+
+
 def test_the_chart_library_is_served_by_the_ledger_under_the_pages_policy(demo_server: Served) -> None:
     """uPlot is vendored (api/dashboard/vendor/README.md) and comes from the ledger itself,
     under the page's Content-Security-Policy, which allows nothing from elsewhere and no
@@ -428,3 +441,91 @@ def test_the_chart_library_is_served_by_the_ledger_under_the_pages_policy(demo_s
     # An installed ledger (the Docker image) carries the folder too, not only a checkout.
     with (ROOT / "pyproject.toml").open("rb") as f:
         assert "dashboard/vendor/*" in tomllib.load(f)["tool"]["setuptools"]["package-data"]["api"]
+
+
+def test_the_werkbedrijf_commitment_of_2015_as_a_table_both_downloadable(demo_server: Served, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(browser, demo_server)
+    choose(browser, "RWB-STEDENDRIEHOEK", 2015)
+    section = "#verplichtingen"
+    (listed,) = demo_server.get("/v1/commitments", party="RWB-STEDENDRIEHOEK", year=2015)["results"]
+    # The demo's (illustrative) order on the monitoring line: € 30.000 registered, an
+    # invoice of € 18.000 against it, € 2.000 released, € 10.000 open.
+    row = f'{section} tr[data-verplichting="RWB-2015-monitoring"]'
+    figures = {"geregistreerd": ("registeredCents", 3_000_000), "gebruikt": ("usedCents", 1_800_000),
+               "vrijgevallen": ("releasedCents", 200_000), "open": ("openCents", 1_000_000)}
+    for field, (key, cents) in figures.items():
+        assert amount(browser, f'{row} [data-veld="{field}"]') == listed[key] == cents, field
+        assert amount(browser, f'{section} tfoot [data-veld="{field}"]') == cents, field
+    def text(css: str) -> str:
+        return str(browser.find_element(By.CSS_SELECTOR, css).text)
+
+    assert text(f'{row} [data-veld="budget"]') == "Werkbedrijf · Monitoring banen"
+    assert listed["budget"] == "werkbedrijf" and listed["subBudget"] == "monitoring-banen"
+    assert text(f'{row} [data-veld="stand"]') == "open"
+    assert len(browser.find_elements(By.CSS_SELECTOR, f"{section} tbody tr")) == 1
+    assert not browser.find_element(By.CSS_SELECTOR, f"{section} > .leeg").is_displayed()
+    # What is open counts in the line's Verplicht, in the budget table above.
+    (line,) = [r for r in demo_server.get("/v1/balances", party="RWB-STEDENDRIEHOEK", year=2015)["results"]
+               if r["budget"] == "werkbedrijf" and r["subBudget"] == "monitoring-banen"]
+    shown = amount(browser, '#budgetten tr[data-budget="werkbedrijf"][data-sub="monitoring-banen"] [data-veld="verplicht"]')
+    assert shown == line["committedCents"] >= 1_000_000
+    # Not closed: the Iv3 report's status (the year's, not the begroting's) says so in words.
+    assert demo_server.get("/v1/iv3", party="RWB-STEDENDRIEHOEK", year=2015)["metadata"]["status"] == "voorlopig"
+    assert browser.find_element(By.ID, "jaarstatus").get_attribute("data-status") == "open"
+    assert "nog niet afgesloten" in text("#jaarstatus") and text("#jaarstatus").startswith("open")
+    no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
+    picture(browser, section, "dashboard-verplichtingen.png")
+
+    browser.find_element(By.CSS_SELECTOR, f'{section} button[data-formaat="csv"]').click()
+    with downloaded(browser, "commitments-RWB-STEDENDRIEHOEK-2015.csv").open(newline="") as f:
+        (line_csv,) = list(csv.DictReader(f))
+    assert line_csv["commitmentId"] == "RWB-2015-monitoring" and line_csv["subBudget"] == "monitoring-banen"
+    assert {k: int(line_csv[k]) for k, _ in figures.values()} == {k: c for k, c in figures.values()}
+    browser.find_element(By.CSS_SELECTOR, f"{section} button.download:not([data-formaat])").click()
+    header, *lines = list(load_workbook(downloaded(browser, "commitments-RWB-STEDENDRIEHOEK-2015.xlsx")).active.values)
+    (line_xlsx,) = [dict(zip(header, values, strict=True)) for values in lines]
+    assert Decimal(str(line_xlsx["open (EUR)"])) == Decimal("10000.00")  # a number in euros, not text
+    assert Decimal(str(line_xlsx["registered (EUR)"])) == Decimal("30000.00")
+
+
+def test_a_party_without_commitments_says_so_in_words(demo_server: Served, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(browser, demo_server)
+    choose(browser, "GM0439", 2018)
+    assert demo_server.get("/v1/commitments", party="GM0439", year=2018)["results"] == []
+    empty = browser.find_element(By.CSS_SELECTOR, "#verplichtingen > .leeg")
+    assert empty.is_displayed() and "geen verplichtingen" in empty.text and "2018" in empty.text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#verplichtingen table")
+    assert all(not b.is_enabled() for b in browser.find_elements(By.CSS_SELECTOR, "#verplichtingen .kop button"))
+
+
+def test_a_closed_year_says_so_and_a_reopened_one_is_open_again(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> None:
+    """Its own demo, as closing a year changes it: the Werkbedrijf's 2015 closed, then reopened."""
+    from selenium.webdriver.common.by import By
+
+    def post(served: Served, *events: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"{served.base}/v1/events", data=orjson.dumps({"events": list(events)}), method="POST",
+            headers={"Authorization": f"Bearer {served.admin}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as r:
+            assert r.status in (200, 201)
+
+    with serve_demo(tmp_path_factory.mktemp("closed")) as (served, _):
+        post(served, event("YearClosed", {}, party="RWB-STEDENDRIEHOEK", date="2015-12-31"))
+        assert served.get("/v1/iv3", party="RWB-STEDENDRIEHOEK", year=2015)["metadata"]["status"] == "definitief"
+        sign_in(browser, served)
+        choose(browser, "RWB-STEDENDRIEHOEK", 2015)
+        status = browser.find_element(By.ID, "jaarstatus")
+        assert status.get_attribute("data-status") == "afgesloten"
+        assert status.text.startswith("afgesloten") and "is afgesloten (definitief)" in status.text
+        choose(browser, "RWB-STEDENDRIEHOEK", 2014)  # another year of the same party: still open
+        assert status.get_attribute("data-status") == "open"
+
+        post(served, event("YearReopened", {}, party="RWB-STEDENDRIEHOEK", date="2016-03-01", year=2015,
+                           reference="Illustratief: jaarrekening 2015 heropend op verzoek van de accountant"))
+        assert served.get("/v1/iv3", party="RWB-STEDENDRIEHOEK", year=2015)["metadata"]["status"] == "voorlopig"
+        choose(browser, "RWB-STEDENDRIEHOEK", 2015)
+        assert status.get_attribute("data-status") == "open" and "nog niet afgesloten" in status.text

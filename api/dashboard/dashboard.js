@@ -142,7 +142,8 @@ function bars(scale, ...items) {
 }
 
 function sectionError(section, error) {
-  const body = $(".inhoud", section) || $(".grafieken", section) || $(".verdelingen", section) || $("tbody", section);
+  const body = $(".inhoud", section) || $(".grafieken", section) || $(".verdelingen", section) || $("tbody", section)
+    || section;
   body.replaceChildren();
   body.append(element("p", { className: "fout", role: "alert" }, `Kon niet laden: ${error.message}`));
 }
@@ -174,6 +175,72 @@ async function showBalances(party, year, current) {
   }
   $("table", section).hidden = rows.length === 0;
   $(":scope > .leeg", section).hidden = rows.length > 0;
+}
+
+// --- verplichtingen: what the party committed on its budget lines in the year --------------
+
+/** The party's commitments registered in `year`: registered, used by costs, released, open. */
+async function showCommitments(party, year, current) {
+  const section = $("#verplichtingen");
+  const rows = await everyRow("/v1/commitments", { party, year });
+  if (!current()) return;
+  const box = $(".inhoud", section);
+  const empty = $(":scope > .leeg", section);
+  empty.textContent = `${partyName(party)} heeft in ${year} geen verplichtingen geregistreerd.`;
+  empty.hidden = rows.length > 0;
+  for (const button of section.querySelectorAll(".kop button")) button.disabled = rows.length === 0;
+  if (!rows.length) {
+    box.replaceChildren();
+    return;
+  }
+  const sum = (field) => rows.reduce((total, r) => total + r[field], 0);
+  const text = (name) => element("th", { scope: "col" }, name);
+  const money = (name) => element("th", { scope: "col", className: "bedrag" }, name);
+  box.replaceChildren(element("table", {},
+    element("caption", {}, `Verplichtingen ${partyName(party)} (${party}), aangegaan in ${year}`),
+    element("thead", {}, element("tr", {}, text("Verplichting"), text("Budget"), text("Categorie"),
+      money("Geregistreerd"), money("Gebruikt"), money("Vrijgevallen"), money("Open"), text("Stand"))),
+    element("tbody", {}, ...rows.map((r) => element("tr",
+      { dataVerplichting: r.commitmentId, dataBudget: r.budget, dataSub: r.subBudget ?? "" },
+      element("th", { scope: "row" }, r.commitmentId),
+      element("td", { dataVeld: "budget" }, label(r.budget) + (r.subBudget === null ? "" : ` · ${label(r.subBudget)}`)),
+      element("td", { dataVeld: "categorie" }, label(r.category)),
+      amountCell("geregistreerd", r.registeredCents), amountCell("gebruikt", r.usedCents),
+      amountCell("vrijgevallen", r.releasedCents), amountCell("open", r.openCents),
+      element("td", { dataVeld: "stand" }, r.openCents ? "open" : "afgewikkeld")))),
+    element("tfoot", {}, element("tr", {}, element("th", { scope: "row" }, "Totaal"), element("td"), element("td"),
+      amountCell("geregistreerd", sum("registeredCents")), amountCell("gebruikt", sum("usedCents")),
+      amountCell("vrijgevallen", sum("releasedCents")), amountCell("open", sum("openCents")), element("td")))));
+}
+
+// --- the year's status: closed or still open -------------------------------------------------
+
+/**
+ * Whether the chosen budget year is closed, as the Iv3 report's `metadata.status` says:
+ * "definitief" while a YearClosed stands (none or no later YearReopened undid it), else
+ * "voorlopig" (projections/iv3.py; a current report reads the sums the projector keeps, a
+ * few rows). Not the balance rows' `status`: that is the begroting's (voorlopig while a
+ * line's latest allocation is a concept) and says nothing of the year being closed.
+ */
+async function showYearStatus(party, year, current) {
+  const box = $("#jaarstatus");
+  let status;
+  try {
+    status = (await request("/v1/iv3", { party, year })).metadata.status;
+  } catch (error) {
+    if (!current()) return;
+    box.dataset.status = "";
+    box.replaceChildren(`Boekjaar ${year}: niet bekend of het is afgesloten (${error.message}).`);
+    return;
+  }
+  if (!current()) return;
+  const closed = status === "definitief";
+  box.dataset.status = closed ? "afgesloten" : "open";
+  box.replaceChildren(
+    element("span", { className: closed ? "vlag afgesloten" : "vlag voorlopig" }, closed ? "afgesloten" : "open"), " ",
+    closed
+      ? `Boekjaar ${year} van ${partyName(party)} is afgesloten (definitief): er wordt niets meer in geboekt, tenzij het jaar wordt heropend.`
+      : `Boekjaar ${year} van ${partyName(party)} is nog niet afgesloten (voorlopig): de cijfers kunnen nog veranderen.`);
 }
 
 // --- charts: uPlot, vendored (vendor/README.md) ---------------------------------------------
@@ -387,7 +454,7 @@ function drawMeerjaren() {
     plot,
     element("table", {},
       element("caption", {}, title),
-      heads("Jaar", "Primitief", "Wijzigingen", "Begroting", "Inkomsten", "Realisatie", "Saldo", "Structureel saldo", "Status"),
+      heads("Jaar", "Primitief", "Wijzigingen", "Begroting", "Inkomsten", "Realisatie", "Saldo", "Structureel saldo", "Status begroting"),
       element("tbody", {}, ...rows.map((r) => element("tr", { dataJaar: String(r.year) },
         element("th", { scope: "row" }, String(r.year)),
         amountCell("primitief", r.primitiveCents), amountCell("wijzigingen", r.amendmentsCents),
@@ -701,7 +768,9 @@ async function show(party, year, years) {
   $("#laadfout").hidden = true;
   for (const span of document.querySelectorAll(".jaar")) span.textContent = String(year);
   const sections = [
+    ["#jaarstatus", showYearStatus(party.code, year, current)],
     ["#budgetten", showBalances(party.code, year, current)],
+    ["#verplichtingen", showCommitments(party.code, year, current)],
     ["#meerjarenraming", showMeerjaren(party, current)],
     ["#reserves", showReserves(party.code, current)],
     ["#kostenverdeling", showCostSplits(party.code, year, current)],
@@ -739,9 +808,9 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const button of document.querySelectorAll("button.download[data-lijst]")) {
     button.addEventListener("click", () => {
       const [party, year] = [$("#partij").value, $("#jaar").value];
-      const list = button.dataset.lijst;
-      const path = { balances: "/v1/balances", reserves: "/v1/reserves", kpis: "/v1/kpis" }[list];
-      download(path, { party, year }, `${list}-${party}-${year}.xlsx`).catch(showError);
+      const { lijst: list, formaat: kind = "xlsx" } = button.dataset;
+      const path = { balances: "/v1/balances", commitments: "/v1/commitments", reserves: "/v1/reserves", kpis: "/v1/kpis" }[list];
+      download(path, { party, year }, `${list}-${party}-${year}.${kind}`, kind === "csv" ? CSV : XLSX).catch(showError);
     });
   }
   if (state.token) signIn(state.token);
