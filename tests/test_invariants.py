@@ -93,11 +93,11 @@ CATEGORIES: dict[str, frozenset[str] | None] = {
 CORRECTABLE = frozenset({
     "BudgetAllocated", "BudgetRevised", "IncomeBooked", "FundsReallocated", "CostBooked", "ReserveEstablished",
     "ReserveAdded", "ReserveWithdrawn", "WinstRealised", "WinstReinvested", "OrganisationCostBooked",
-    "OrganisationResultDetermined",
+    "OrganisationResultDetermined", "ContributionInvoiced", "ContributionPaid",
 })
 CONSUMING = frozenset({"CostBooked", "BudgetRevised", "ReserveAdded", "Correction"})  # need their budget to exist
 ORGANISATION_ONLY = frozenset({"MembershipChanged", "AllocationKeySet", "OrganisationCostBooked",
-                               "OrganisationResultDetermined"})
+                               "OrganisationResultDetermined", "ContributionInvoiced", "ContributionPaid"})
 ADMIN_ONLY = frozenset({"PartyRegistered", "OrganisationRegistered"})
 TOKENS = {"admin": ("admin", None), "auditor": ("auditor", None), **{g: ("gemeente", g) for g in GEMEENTEN},
           ORG: ("organisation", ORG)}
@@ -146,6 +146,14 @@ class Winst:
 
 
 @dataclass(frozen=True)
+class Contribution:
+    year: int
+    member: str
+    invoiced: int = 0
+    paid: int = 0
+
+
+@dataclass(frozen=True)
 class Charge:
     year: int
     unit: str
@@ -159,6 +167,7 @@ class Effects:
     moves: tuple[Move, ...] = ()
     winst: tuple[Winst, ...] = ()
     charges: tuple[Charge, ...] = ()
+    contributions: tuple[Contribution, ...] = ()
 
 
 def effects(e: dict[str, Any], original: dict[str, Any] | None = None) -> Effects:
@@ -173,6 +182,7 @@ def effects(e: dict[str, Any], original: dict[str, Any] | None = None) -> Effect
             tuple(Move(m.reserve, m.date, -m.added, -m.withdrawn, -m.reflux) for m in fx.moves),
             tuple(Winst(w.year, -w.realised, -w.reinvested, w.source, w.destination) for w in fx.winst),
             tuple(Charge(c.year, c.unit, -c.cents, c.usage) for c in fx.charges),
+            tuple(Contribution(m.year, m.member, -m.invoiced, -m.paid) for m in fx.contributions),
         )
     kind, d, y, on = e["type"], e["data"], year_of(e), e["effectiveDate"]
     amount = d.get("amountCents", 0)
@@ -206,6 +216,10 @@ def effects(e: dict[str, Any], original: dict[str, Any] | None = None) -> Effect
         return Effects(charges=(Charge(y, d["unit"], amount, d.get("usage")),))
     if kind == "OrganisationResultDetermined":
         return Effects(charges=(Charge(y, d["unit"], -amount, d.get("usage")),))
+    if kind == "ContributionInvoiced":
+        return Effects(contributions=(Contribution(y, d["member"], invoiced=amount),))
+    if kind == "ContributionPaid":
+        return Effects(contributions=(Contribution(y, d["member"], paid=amount),))
     return Effects()
 
 
@@ -244,6 +258,7 @@ class Book:
     changes: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)  # member -> [(date, joined)]
     keys: list[tuple[int, dict[str, int], str]] = field(default_factory=list)
     charges: list[Charge] = field(default_factory=list)
+    contributions: list[Contribution] = field(default_factory=list)
 
     def available(self, year: int, budget: str, sub: str | None = None) -> int:
         """A line's available (sub given), or the whole budget's."""
@@ -413,6 +428,8 @@ class Model:
             if d["change"] == "joined" and member:
                 return "already-member"
             return "not-a-member" if d["change"] == "left" and not member else None
+        if kind in ("ContributionInvoiced", "ContributionPaid"):
+            return "not-a-member" if not book.was_member_in(d["member"], y) else None
         if kind in ("AllocationKeySet", "OrganisationCostBooked", "OrganisationResultDetermined"):
             named = d["weights"] if kind == "AllocationKeySet" else d.get("usage") or {}
             return "not-a-member" if any(not book.was_member_in(p, y) for p in named) else None
@@ -469,6 +486,7 @@ class Model:
             book.reserves.setdefault(m.reserve, Reserve(m.date)).moves.append(m)
         book.winst += fx.winst
         book.charges += fx.charges
+        book.contributions += fx.contributions
         if kind == "Correction" and left == 0:
             book.corrected.add(d["corrects"])
         elif kind == "Correction":
@@ -542,6 +560,10 @@ class Model:
         for name, r in book.reserves.items():
             post(f"reserve/{name}", -r.balance())
             post("middelen", r.balance())
+        for m in book.contributions:
+            post(f"te-ontvangen/{m.year}/{m.member}", m.invoiced - m.paid)
+            post(f"voorschotten/{m.year}", -m.invoiced)
+            post("middelen", m.paid)
         for c in book.charges:
             post(f"te-verrekenen/{c.year}", c.cents)
             post("middelen", -c.cents)
@@ -579,8 +601,15 @@ class Model:
             return None
         total = sum(c.cents for c in items)
         cents = hamilton(total, exact)
-        return {"totalCents": total, "shares": [
-            {"party": p, "weight": round(float(weights.get(p, 0)), 6), "amountCents": cents[p]} for p in sorted(exact)]}
+        shares = [{"party": p, "weight": round(float(weights.get(p, 0)), 6), "amountCents": cents[p]} for p in sorted(exact)]
+        # each with its advances and settlement; a member that paid without a share, after them at 0
+        paid = [m for m in book.contributions if m.year == year]
+        shares += [{"party": p, "weight": 0, "amountCents": 0} for p in sorted({m.member for m in paid} - set(exact))]
+        for share in shares:
+            mine = [m for m in paid if m.member == share["party"]]
+            share |= {"invoicedCents": sum(m.invoiced for m in mine), "paidCents": sum(m.paid for m in mine),
+                      "settlementCents": share["amountCents"] - sum(m.paid for m in mine)}
+        return {"totalCents": total, "shares": shares}
 
     @staticmethod
     def _days(book: Book, member: str, year: int) -> int:
@@ -848,7 +877,8 @@ class Invariants(RuleBasedStateMachine):
     def organisation_event(self, data: st.DataObject) -> dict[str, Any]:
         kind = data.draw(st.sampled_from(["AllocationKeySet", "OrganisationCostBooked", "OrganisationCostBooked",
                                           "OrganisationResultDetermined", "MembershipChanged", "MembershipChanged",
-                                          "MembershipChanged", "Correction"]), label="kind")
+                                          "MembershipChanged", "ContributionInvoiced", "ContributionPaid",
+                                          "Correction"]), label="kind")
         year = data.draw(st.sampled_from(YEARS), label="year")
         on = data.draw(days(year), label="date")
         members = st.dictionaries(st.sampled_from(GEMEENTEN), weights, min_size=1, max_size=3)
@@ -861,6 +891,9 @@ class Invariants(RuleBasedStateMachine):
                  "amountCents": data.draw(st.integers(1, 10**7)), "usage": data.draw(usage)}
         elif kind == "OrganisationResultDetermined":
             d = {"unit": "beschut", "amountCents": data.draw(st.integers(-10**7, 10**7)), "usage": data.draw(usage)}
+        elif kind in ("ContributionInvoiced", "ContributionPaid"):
+            d = {"member": data.draw(st.sampled_from([A, A, B, C, GHOST]), label="member"),
+                 "amountCents": data.draw(st.integers(1, 10**6))}
         elif kind == "MembershipChanged":
             member = data.draw(st.sampled_from([A, A, B, C, C, GHOST]), label="member")
             # mostly the change that fits the member's standing on that day

@@ -100,20 +100,20 @@ def new_id() -> str:
 # --- what the test itself computes from the events it had accepted -----------------
 
 
-def line_effects(e: dict[str, Any]) -> list[tuple[Line, int, int, int]]:
-    """(line, allocated, income, spent) moved by one of the events this test sends."""
+def line_effects(e: dict[str, Any]) -> list[tuple[Line, int, int, int, int]]:
+    """(line, allocated, income, spent, reserve income) moved by one of the events this test sends."""
     d, year = e["data"], int(e["effectiveDate"][:4])
     kind = e["type"]
     if kind == "BudgetAllocated":
-        return [((year, d["budget"], d.get("subBudget")), d["amountCents"], 0, 0)]
+        return [((year, d["budget"], d.get("subBudget")), d["amountCents"], 0, 0, 0)]
     if kind == "IncomeBooked":
-        return [((year, d["budget"], d.get("subBudget")), 0, d["amountCents"], 0)]
+        return [((year, d["budget"], d.get("subBudget")), 0, d["amountCents"], 0, 0)]
     if kind == "CostBooked":
-        return [((year, d["budget"], d.get("subBudget")), 0, 0, d["amountCents"])]
+        return [((year, d["budget"], d.get("subBudget")), 0, 0, d["amountCents"], 0)]
     if kind == "ReserveAdded":
-        return [((year, d["budget"], d.get("subBudget")), 0, 0, d["amountCents"])]
+        return [((year, d["budget"], d.get("subBudget")), 0, 0, d["amountCents"], 0)]
     if kind == "ReserveWithdrawn":
-        return [((year, d["budget"], d.get("subBudget")), 0, d["amountCents"], 0)]
+        return [((year, d["budget"], d.get("subBudget")), 0, d["amountCents"], 0, d["amountCents"])]
     return []
 
 
@@ -147,15 +147,22 @@ class Books:
 
     lines: dict[str, dict[Line, list[int]]] = field(default_factory=lambda: defaultdict(dict))
     reserves: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # per party and line, each allocation's id and whether it is voorlopig (the latest by
+    # log position gives the line's status)
+    allocations: dict[str, dict[Line, list[tuple[str, bool]]]] = field(default_factory=lambda: defaultdict(dict))
 
     def apply(self, events: list[dict[str, Any]]) -> None:
         for e in events:
             party = e["party"]
-            for line, allocated, income, spent in line_effects(e):
-                values = self.lines[party].setdefault(line, [0, 0, 0])
+            for line, allocated, income, spent, from_reserve in line_effects(e):
+                values = self.lines[party].setdefault(line, [0, 0, 0, 0])
                 values[0] += allocated
                 values[1] += income
                 values[2] += spent
+                values[3] += from_reserve
+                if e["type"] == "BudgetAllocated":
+                    voorlopig = e["data"].get("status") == "voorlopig"
+                    self.allocations[party].setdefault(line, []).append((e["id"], voorlopig))
             move = reserve_move(e)
             if move is not None:
                 reserve, date, added, withdrawn = move
@@ -165,17 +172,23 @@ class Books:
                 r["added"] += added
                 r["withdrawn"] += withdrawn
 
-    def balances(self, party: str) -> dict[Line, dict[str, Any]]:
+    def balances(self, party: str, positions: dict[str, int]) -> dict[Line, dict[str, Any]]:
+        """The party's balance rows; a line's status is that of its allocation with the
+        highest log position (`positions`: event id to position, as the answers gave them)."""
         rows: dict[Line, dict[str, Any]] = {}
-        totals: dict[tuple[int, str], list[int]] = {}
-        for (year, budget, sub), (allocated, income, spent) in self.lines[party].items():
-            total = totals.setdefault((year, budget), [0, 0, 0])
-            for i, v in enumerate((allocated, income, spent)):
+        totals: dict[tuple[int, str], list[Any]] = {}
+        for line, values in self.lines[party].items():
+            year, budget, sub = line
+            allocations = self.allocations[party].get(line, [])
+            voorlopig = max(allocations, key=lambda a: positions[a[0]])[1] if allocations else False
+            total = totals.setdefault((year, budget), [0, 0, 0, 0, False])  # a total is voorlopig if a line is
+            for i, v in enumerate(values):
                 total[i] += v
+            total[4] = total[4] or voorlopig
             if sub is not None:
-                rows[(year, budget, sub)] = _row(party, year, budget, sub, allocated, income, spent)
-        for (year, budget), (allocated, income, spent) in totals.items():
-            rows[(year, budget, None)] = _row(party, year, budget, None, allocated, income, spent)
+                rows[line] = _row(party, year, budget, sub, *values, voorlopig)
+        for (year, budget), (allocated, income, spent, from_reserve, voorlopig) in totals.items():
+            rows[(year, budget, None)] = _row(party, year, budget, None, allocated, income, spent, from_reserve, voorlopig)
         return rows
 
     def reserve_rows(self, party: str) -> list[dict[str, Any]]:
@@ -192,7 +205,7 @@ class Books:
         is minus its saldo, a reserve's minus its balance, `middelen` holds the rest."""
         out: dict[str, int] = {}
         means = 0
-        for (year, budget, sub), (allocated, income, spent) in self.lines[party].items():
+        for (year, budget, sub), (allocated, income, spent, _) in self.lines[party].items():
             saldo = allocated + income - spent
             out[f"budget/{year}/{budget}" + (f"/{sub}" if sub else "")] = -saldo
             means += saldo
@@ -204,11 +217,14 @@ class Books:
         return out
 
 
-def _row(party: str, year: int, budget: str, sub: str | None, allocated: int, income: int, spent: int) -> dict[str, Any]:
+def _row(party: str, year: int, budget: str, sub: str | None, allocated: int, income: int, spent: int,
+         from_reserve: int, voorlopig: bool) -> dict[str, Any]:
+    saldo = allocated + income - spent
     return {
         "party": party, "year": year, "budget": budget, "subBudget": sub, "allocatedCents": allocated,
-        "incomeCents": income, "spentCents": spent, "committedCents": 0, "availableCents": allocated + income - spent,
-        "saldoCents": allocated + income - spent,
+        "incomeCents": income, "spentCents": spent, "committedCents": 0, "availableCents": saldo,
+        "saldoCents": saldo, "primitiveCents": allocated, "amendmentsCents": 0,
+        "structuralSaldoCents": saldo - from_reserve, "status": "voorlopig" if voorlopig else "definitief",
     }
 
 
@@ -745,7 +761,7 @@ def check_figures(run: Run, reads: dict[str, bytes]) -> list[str]:
         answered = orjson.loads(reads[f"/v1/balances?party={p}&pageSize=1000"])
         assert answered["next"] is None, "more balance rows than one page"
         got = {(r["year"], r["budget"], r["subBudget"]): r for r in answered["results"]}
-        expected = run.books.balances(p)
+        expected = run.books.balances(p, run.acked)
         for key in sorted(expected.keys() | got.keys(), key=str):
             if got.get(key) != expected.get(key):
                 wrong.append(f"{p} balance {key}: store {got.get(key)}, test {expected.get(key)}")
