@@ -75,30 +75,31 @@ def balances(
         where += " AND budget = ?"
         params.append(budget)
     sums = ", ".join(f"SUM({a})" for a in _LINE_SUMS)
-    if as_of is None:
-        source = "budget_lines"
-    else:
-        source = "budget_movements"
-        where += " AND recorded_at <= ?"
-        params.append(as_of)
     key = "party, year, budget, sub_budget"
     with db.transaction() as cur:
-        lines = cur.execute(
-            f"SELECT {key}, {sums} FROM {source} WHERE 1 = 1{where} GROUP BY {key} ORDER BY {key}", params
-        ).fetchall()
-        # Each line's status: its latest allocation's (movements are in log order by position).
-        status = cur.execute(
-            f"SELECT {key}, voorlopig FROM {source} WHERE voorlopig IS NOT NULL{where}"
-            + (" ORDER BY position" if as_of is not None else ""),
-            params,
-        ).fetchall()
-    voorlopig = {tuple(row[:4]): bool(row[4]) for row in status}
+        if as_of is None:  # one row per line, holding its latest allocation's status
+            rows = cur.execute(
+                f"SELECT {key}, {sums}, MAX(voorlopig) FROM budget_lines WHERE 1 = 1{where} GROUP BY {key} ORDER BY {key}",
+                params,
+            ).fetchall()
+            lines = [(row[:-1], bool(row[-1])) for row in rows]
+        else:  # the movements recorded by then; a line's status is its latest allocation's, by position
+            where += " AND recorded_at <= ?"
+            params.append(as_of)
+            rows = cur.execute(
+                f"SELECT {key}, {sums} FROM budget_movements WHERE 1 = 1{where} GROUP BY {key} ORDER BY {key}", params
+            ).fetchall()
+            allocations = cur.execute(
+                f"SELECT {key}, voorlopig FROM budget_movements WHERE voorlopig IS NOT NULL{where} ORDER BY position",
+                params,
+            ).fetchall()
+            latest = {tuple(a[:4]): bool(a[4]) for a in allocations}
+            lines = [(row, latest.get(tuple(row[:4]), False)) for row in rows]
     out: list[dict[str, Any]] = []
     totals: dict[tuple[str, int, str], list[Any]] = {}
     subs: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
-    for party, yr, bud, sub, *amounts in lines:
+    for (party, yr, bud, sub, *amounts), line_voorlopig in lines:
         key3 = (party, yr, bud)
-        line_voorlopig = voorlopig.get((party, yr, bud, sub), False)
         total = totals.setdefault(key3, [[0] * len(_LINE_SUMS), False])
         for i, a in enumerate(amounts):
             total[0][i] += int(a)
