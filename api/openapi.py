@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.render import XLSX
+from api.render import CSV, DUTCH_CSV, XLSX
 from ledger.audit import MAX_POSITION
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
 from ledger.events import CODE, PARTY_CODE, PAYLOADS, Envelope
@@ -32,11 +32,20 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending t
                                 "schema": {"type": "integer", "minimum": 1}}}
 
 
+# A list's rows as a table: CSV as JSON writes values, the Dutch CSV Excel-NL opens as it
+# is (api/render.py), and a spreadsheet.
+TABLE_CONTENT: dict[str, Any] = {
+    CSV: {"schema": {"type": "string", "description": "Comma-separated; values as JSON writes them (cents, true/false)"}},
+    DUTCH_CSV: {"schema": {"type": "string", "description": "Semicolon-separated, UTF-8 with BOM, amounts in euros "
+                                                           "with a decimal comma (columns headed '... (EUR)'), ja/nee"}},
+    XLSX: {"schema": {"type": "string", "format": "binary"}},
+}
+
+
 def _ok(description: str, schema: dict[str, Any], csv: bool = False, status: str = "200") -> dict[str, Any]:
     content: dict[str, Any] = {"application/json": {"schema": schema}}
     if csv:
-        content["text/csv"] = {"schema": {"type": "string"}}
-        content[XLSX] = {"schema": {"type": "string", "format": "binary"}}
+        content.update(TABLE_CONTENT)
     return {status: {"description": description, "headers": _STANDARD_HEADERS, "content": content}}
 
 
@@ -616,8 +625,7 @@ def _paths() -> dict[str, Any]:
                         "content": {
                             "application/json": {"schema": _page_of("LoggedEvent")},
                             "application/x-ndjson": {"schema": {"type": "string"}},
-                            "text/csv": {"schema": {"type": "string"}},
-                            XLSX: {"schema": {"type": "string", "format": "binary"}},
+                            **TABLE_CONTENT,
                         },
                     },
                     **_errors("400", "401", "403"),

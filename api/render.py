@@ -1,6 +1,11 @@
-"""Turning results into responses: JSON, a table (CSV on `Accept: text/csv`, a
-spreadsheet on `Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`),
-and pages.
+"""Turning results into responses: JSON, a table (CSV on `Accept: text/csv`, the Dutch
+CSV on `Accept: text/csv; dialect=nl`, a spreadsheet on
+`Accept: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`), and pages.
+
+The Dutch CSV is the one Excel-NL opens as it is: `;` between cells, UTF-8 with a byte
+order mark, amounts (`...Cents` columns, headed `... (EUR)`) in euros with a decimal comma
+and no thousands separator (`-1234,56`), other fractions with a comma too, booleans
+`ja`/`nee`. The default CSV writes every value as JSON does (`true`, `1.5`, cents).
 
 Lists answer `{count, next, previous, results}`; `next` and `previous` are full
 URLs of the neighbouring pages (or null). The table of a list has the same rows as its
@@ -41,6 +46,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 
 CSV = "text/csv"
+DUTCH_CSV = "text/csv; dialect=nl"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EURO_FORMAT = "#,##0.00"  # Excel shows it in the reader's locale: 1.234.567,89 in Dutch
 TABLES = web.AppKey("tables", dict)  # each table's columns by its name (api/openapi.py's table_columns)
@@ -60,9 +66,21 @@ def table_response(request: web.Request, rows: list[Mapping[str, Any]], name: st
     """`rows` as the spreadsheet or the CSV the request accepts (the spreadsheet if both),
     in the columns declared for the table `name` (TABLES), whatever members a row has."""
     columns = request.app[TABLES][name]
-    if XLSX in request.headers.get("Accept", ""):
+    accept = request.headers.get("Accept", "")
+    if XLSX in accept:
         return xlsx_response(rows, columns, name)
+    if wants_dutch_csv(accept):
+        return dutch_csv_response(rows, columns, name)
     return csv_response(rows, columns, name)
+
+
+def wants_dutch_csv(accept: str) -> bool:
+    """Whether an Accept header asks for text/csv with the parameter dialect=nl."""
+    for media_range in accept.split(","):
+        kind, *params = (part.strip().lower() for part in media_range.split(";"))
+        if kind == CSV and "dialect=nl" in (p.replace(" ", "") for p in params):
+            return True
+    return False
 
 
 def xlsx_response(rows: list[Mapping[str, Any]], columns: list[str], filename: str) -> web.Response:
@@ -112,18 +130,45 @@ def csv_response(rows: list[Mapping[str, Any]], columns: list[str], filename: st
     )
 
 
-def _csv_field(value: Any) -> str:
+def dutch_csv_response(rows: list[Mapping[str, Any]], columns: list[str], filename: str) -> web.Response:
+    lines = [";".join(_csv_field(_heading(c), ";") for c in columns)]
+    lines += [";".join(_csv_field(_dutch(c, row.get(c)), ";") for c in columns) for row in rows]
+    return web.Response(
+        body=("\ufeff" + "".join(line + "\r\n" for line in lines)).encode(),
+        headers={"Content-Type": f"{DUTCH_CSV}; charset=utf-8",
+                 "Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )
+
+
+def _dutch(column: str, value: Any) -> Any:
+    """A cell as Excel-NL reads it: euros with a decimal comma for cents, ja/nee, 1,5."""
+    if isinstance(value, bool):
+        return "ja" if value else "nee"
+    if isinstance(value, int) and column.endswith("Cents"):
+        return _Number(f"{Decimal(value).scaleb(-2):f}".replace(".", ","))
+    if isinstance(value, float):
+        return _Number(repr(value).replace(".", ","))
+    return value
+
+
+class _Number(str):
+    """A number already written the Dutch way: a cell as it is, never taken for a formula."""
+
+
+def _csv_field(value: Any, separator: str = ",") -> str:
     """Text as it is, quoted where RFC 4180 needs it; a text a spreadsheet would take for a
     formula with a ' in front, and quoted (OWASP); anything else as JSON writes it (true,
     1.5, [2015]); null empty."""
     if value is None:
         return ""
+    if isinstance(value, _Number):
+        return str(value)
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     formula = isinstance(value, str) and (text.startswith(FORMULA_START) or bool(FORMULA_AFTER_SEMICOLON.search(text)))
     if formula:
         text = FORMULA_AFTER_SEMICOLON.sub(";'", text)
         text = "'" + text if text.startswith(FORMULA_START) else text
-    if formula or any(c in text for c in ',"\r\n'):
+    if formula or any(c in text for c in f'{separator}"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
 

@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 from openpyxl.cell.cell import Cell
 
 from api.openapi import table_columns
-from api.render import XLSX
+from api.render import DUTCH_CSV as DUTCH, XLSX
 from ledger import demo
 from projections.db import ReadDB
 from tests.conftest import Api, event
@@ -60,6 +60,22 @@ async def _cells(api: Api, token: str, path: str, params: dict[str, str]) -> lis
     assert r.headers["Content-Type"].startswith(XLSX)
     assert r.headers["Content-Disposition"].endswith('.xlsx"')
     return list(load_workbook(io.BytesIO(await r.read())).active.iter_rows())
+
+
+async def _dutch_csv(api: Api, token: str, path: str, params: dict[str, str]) -> list[list[str]]:
+    """The Dutch CSV, as Excel-NL reads it: UTF-8 after its byte order mark, `;` between cells."""
+    r = await _get(api, token, path, params, DUTCH)
+    assert r.headers["Content-Type"].startswith(DUTCH) and r.headers["Content-Disposition"].endswith('.csv"')
+    raw = await r.read()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+
+
+def _euros(cell: str) -> int:
+    """A Dutch amount cell (-1234,56) as cents, exactly."""
+    whole, _, decimals = cell.partition(",")
+    assert len(decimals) == 2 and "." not in cell, cell
+    return int((Decimal(whole + "." + decimals) * 100).to_integral_exact())
 
 
 async def _sheet(api: Api, token: str, path: str, params: dict[str, str]) -> list[tuple[Any, ...]]:
@@ -235,6 +251,43 @@ async def test_no_text_is_ever_a_formula_in_an_export(api: Api, gemeente: str, r
         _, parsed = await _csv(api, gemeente, path, params)
         (line,) = [dict(zip(parsed[0], row)) for row in parsed[1:] if dict(zip(parsed[0], row))["id"] == posted["id"]]
         assert line["reference"] == _as_csv_cell(stored), path
+        parsed = await _dutch_csv(api, gemeente, path, params)
+        (line,) = [dict(zip(parsed[0], row)) for row in parsed[1:] if dict(zip(parsed[0], row))["id"] == posted["id"]]
+        assert line["reference"] == _as_csv_cell(stored), path
+
+
+@pytest.mark.parametrize(("path", "params"), LISTS)
+async def test_the_dutch_csv_has_the_rows_of_the_csv_in_euros_with_a_decimal_comma(
+    api: Api, gemeente: str, path: str, params: dict[str, str]
+) -> None:
+    """`Accept: text/csv; dialect=nl`: the same rows and columns as the CSV, headed as
+    the spreadsheet heads them, each amount in euros with a decimal comma that reads back
+    to the same cents, ja/nee for booleans, a comma in other fractions."""
+    await _ledger(api, gemeente)
+    _, plain = await _csv(api, gemeente, path, params)
+    dutch = await _dutch_csv(api, gemeente, path, params)
+    assert dutch[0] == _headings(plain[0]) and len(dutch) == len(plain)
+    for plain_row, dutch_row in zip(plain[1:], dutch[1:], strict=True):
+        for column, value, shown in zip(plain[0], plain_row, dutch_row, strict=True):
+            if column.endswith("Cents") and value:
+                assert _euros(shown) == int(value), (column, value, shown)
+            elif value in ("true", "false"):
+                assert shown == {"true": "ja", "false": "nee"}[value], (column, shown)
+            elif re.fullmatch(r"-?\d+\.\d+", value):
+                assert shown == value.replace(".", ","), (column, shown)
+            else:
+                assert shown == value, (column, value, shown)
+
+
+async def test_the_dutch_csv_of_the_purmerend_deficit(api: Api) -> None:
+    admin = api.token("admin")
+    for batch in demo.batches():
+        assert (await api.post(admin, {"events": batch.events}))[0] == 201
+    rows = await _dutch_csv(api, admin, "/v1/balances", {"party": "GM0439", "year": "2018"})
+    line = dict(zip(rows[0], rows[1], strict=True))
+    assert (line["saldo (EUR)"], line["structuralSaldo (EUR)"], line["status"]) == ("-22616,00", "-211814,00", "definitief")
+    reserves = await _dutch_csv(api, admin, "/v1/reserves", {"party": "GM0995"})
+    assert dict(zip(reserves[0], reserves[1], strict=True))["revolving"] == "ja"
 
 
 async def test_an_old_log_with_control_characters_still_exports(api: Api, gemeente: str) -> None:
