@@ -370,6 +370,11 @@ def test_the_meerjarenraming_of_purmerend_as_a_chart_and_a_table_both_downloadab
     for r in totals[2:]:
         assert int(csv_totals[r["year"]]["structuralSaldoCents"]) == r["structuralSaldoCents"]
         assert int(csv_totals[r["year"]]["saldoCents"]) == r["saldoCents"]
+    browser.find_element(By.CSS_SELECTOR, f"{section} button.csv-nl").click()  # the Dutch CSV: ; and euros with a comma
+    dutch = downloaded(browser, "meerjarenraming-GM0439-participatiebudget-2016-2018-nl.csv").read_bytes()
+    assert dutch.startswith(b"\xef\xbb\xbf")
+    rows_nl = list(csv.DictReader(dutch.decode("utf-8-sig").splitlines(), delimiter=";"))
+    assert {row["structuralSaldo (EUR)"] for row in rows_nl if row["year"] == "2018" and not row["subBudget"]} == {"-211814,00"}
     browser.find_element(By.CSS_SELECTOR, f"{section} button.excel").click()
     header, *lines = list(load_workbook(downloaded(browser, "meerjarenraming-GM0439-participatiebudget-2016-2018.xlsx")).active.values)
     assert len(lines) == len(table) and "structuralSaldo (EUR)" in header, header
@@ -483,6 +488,10 @@ def test_the_werkbedrijf_commitment_of_2015_as_a_table_both_downloadable(demo_se
         (line_csv,) = list(csv.DictReader(f))
     assert line_csv["commitmentId"] == "RWB-2015-monitoring" and line_csv["subBudget"] == "monitoring-banen"
     assert {k: int(line_csv[k]) for k, _ in figures.values()} == {k: c for k, c in figures.values()}
+    browser.find_element(By.CSS_SELECTOR, f'{section} button[data-formaat="csv-nl"]').click()
+    dutch = downloaded(browser, "commitments-RWB-STEDENDRIEHOEK-2015-nl.csv").read_bytes().decode("utf-8-sig")
+    (line_nl,) = list(csv.DictReader(dutch.splitlines(), delimiter=";"))
+    assert (line_nl["registered (EUR)"], line_nl["open (EUR)"]) == ("30000,00", "10000,00")
     browser.find_element(By.CSS_SELECTOR, f"{section} button.download:not([data-formaat])").click()
     header, *lines = list(load_workbook(downloaded(browser, "commitments-RWB-STEDENDRIEHOEK-2015.xlsx")).active.values)
     (line_xlsx,) = [dict(zip(header, values, strict=True)) for values in lines]

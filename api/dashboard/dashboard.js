@@ -5,6 +5,9 @@
 
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 const CSV = "text/csv";
+const CSV_NL = "text/csv; dialect=nl";  // ; between cells, euros with a decimal comma: Excel-NL opens it as it is
+const ACCEPT = { xlsx: XLSX, csv: CSV, "csv-nl": CSV_NL };
+const EXTENSION = { xlsx: "xlsx", csv: "csv", "csv-nl": "csv" };
 const TOKEN_KEY = "participatie-ledger-token";
 
 const state = {
@@ -794,11 +797,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#partij").addEventListener("change", () => choose($("#partij").value, Number($("#jaar").value)));
   $("#jaar").addEventListener("change", () => choose($("#partij").value, Number($("#jaar").value)));
   for (const select of ["#mjr-budget", "#mjr-van", "#mjr-tot"]) $(select).addEventListener("change", chooseMeerjaren);
-  for (const [kind, accept] of [["excel", XLSX], ["csv", CSV]]) {
+  for (const [kind, accept] of [["excel", XLSX], ["csv", CSV], ["csv-nl", CSV_NL]]) {
     $(`#meerjarenraming button.${kind}`).addEventListener("click", () => {
       const { party, budget, from, to } = state.meerjaren;
       download("/v1/balances", { party, budget, fromYear: from, toYear: to },
-        `meerjarenraming-${party}-${budget}-${from}-${to}.${kind === "excel" ? "xlsx" : "csv"}`, accept).catch(showError);
+        `meerjarenraming-${party}-${budget}-${from}-${to}${kind === "csv-nl" ? "-nl" : ""}.${kind === "excel" ? "xlsx" : "csv"}`,
+        accept).catch(showError);
     });
   }
   $("#meerjarenraming button.afbeelding").addEventListener("click", () => {
@@ -810,7 +814,8 @@ document.addEventListener("DOMContentLoaded", () => {
       const [party, year] = [$("#partij").value, $("#jaar").value];
       const { lijst: list, formaat: kind = "xlsx" } = button.dataset;
       const path = { balances: "/v1/balances", commitments: "/v1/commitments", reserves: "/v1/reserves", kpis: "/v1/kpis" }[list];
-      download(path, { party, year }, `${list}-${party}-${year}.${kind}`, kind === "csv" ? CSV : XLSX).catch(showError);
+      const suffix = kind === "csv-nl" ? "-nl" : "";
+      download(path, { party, year }, `${list}-${party}-${year}${suffix}.${EXTENSION[kind]}`, ACCEPT[kind]).catch(showError);
     });
   }
   if (state.token) signIn(state.token);
