@@ -37,7 +37,7 @@ Outflow's avoided benefit is notional and moves nothing (domain.md, seed 004 L18
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 
@@ -170,6 +170,7 @@ class Effects:
 
 
 NO_EFFECTS = Effects()
+_PARTS = tuple(f.name for f in fields(Effects))  # each kind of delta, every one of which a reversal negates
 
 
 def effects_of(entry: dict[str, Any], derived: dict[str, Any] | None = None) -> Effects:
@@ -269,11 +270,4 @@ def reversal(correction: dict[str, Any], original: dict[str, Any]) -> Effects:
     and date (its commitment changes are the correction's own, see `effects_of`)."""
     moved = {**original, "year": correction["year"], "effectiveDate": correction["effectiveDate"]}
     effects = _own_effects(moved, original.get("derived") or {})
-    return Effects(
-        lines=tuple(d.negated() for d in effects.lines),
-        reserves=tuple(d.negated() for d in effects.reserves),
-        winst=tuple(d.negated() for d in effects.winst),
-        charges=tuple(d.negated() for d in effects.charges),
-        contributions=tuple(d.negated() for d in effects.contributions),
-        commitments=tuple(d.negated() for d in effects.commitments),
-    )
+    return Effects(**{part: tuple(d.negated() for d in getattr(effects, part)) for part in _PARTS})
