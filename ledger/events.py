@@ -92,7 +92,7 @@ def _non_zero(value: int) -> int:
     return value
 
 
-NonZeroCents = Annotated[StrictInt, Field(ge=-MAX_CENTS, le=MAX_CENTS), AfterValidator(_non_zero)]
+NonZeroCents = Annotated[Cents, AfterValidator(_non_zero)]
 Number = StrictInt | StrictFloat  # weights, percentages, hours: never money
 Weight = Annotated[Number, Field(ge=0)]
 Percentage = Annotated[Number, Field(ge=0, le=100)]
@@ -518,10 +518,9 @@ def parse_event_pydantic(raw: Any) -> Event:
     except ValidationError as e:
         raise InvalidEvent(_params(e, "data.")) from None
     dumped = data.model_dump(mode="json", exclude_none=True)
-    if not _party_fits(envelope.type, envelope.party, dumped):
-        raise InvalidEvent([InvalidParam("party", "gemeente_code", "a gemeente is its CBS code: GM and 4 digits")])
-    if envelope.type in NEEDS_REFERENCE and not envelope.reference:
-        raise InvalidEvent([InvalidParam("reference", "missing", f"a {envelope.type} names the decision that allows it")])
+    misfit = _misfit(envelope.type, envelope.party, envelope.reference, dumped)
+    if misfit is not None:
+        raise InvalidEvent([misfit])
     return _event(str(envelope.id), envelope.type, envelope.party, envelope.effectiveDate, envelope.year,
                   envelope.reference, dumped)
 
@@ -537,15 +536,19 @@ def parse_event_fast(raw: Any) -> Event | None:
     except msgspec.ValidationError:
         return None
     head, data = twin.dump(envelope), payload.dump(envelope.data)
-    if head is None or data is None or not _party_fits(kind, head["party"], data):
-        return None
-    if kind in NEEDS_REFERENCE and not head.get("reference"):
+    if head is None or data is None or _misfit(kind, head["party"], head.get("reference"), data) is not None:
         return None
     return _event(head["id"], kind, head["party"], head["effectiveDate"], head.get("year"), head.get("reference"), data)
 
 
-def _party_fits(kind: str, party: str, data: dict[str, Any]) -> bool:
-    return not (kind == "PartyRegistered" and data["kind"] == "gemeente" and not GEMEENTE_CODE.match(party))
+def _misfit(kind: str, party: str, reference: str | None, data: dict[str, Any]) -> InvalidParam | None:
+    """What makes an event whose every field is valid still a bad one, for both parsers: a
+    gemeente registered under another code than its CBS code, a decision left unnamed."""
+    if kind == "PartyRegistered" and data["kind"] == "gemeente" and not GEMEENTE_CODE.match(party):
+        return InvalidParam("party", "gemeente_code", "a gemeente is its CBS code: GM and 4 digits")
+    if kind in NEEDS_REFERENCE and not reference:
+        return InvalidParam("reference", "missing", f"a {kind} names the decision that allows it")
+    return None
 
 
 def _event(event_id: str, kind: str, party: str, effective: str, year: int | None, reference: str | None,
