@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -120,39 +120,37 @@ def _xlsx_cell(sheet: Any, column: str, value: Any) -> Any:
 
 
 def csv_response(rows: list[Mapping[str, Any]], columns: list[str], filename: str) -> web.Response:
-    lines = [",".join(_csv_field(c) for c in columns)]
-    lines += [",".join(_csv_field(row.get(c)) for c in columns) for row in rows]
+    body = _csv_text([_csv_field(c) for c in columns], ([_csv_field(row.get(c)) for c in columns] for row in rows), ",")
     return web.Response(
-        text="".join(line + "\r\n" for line in lines),
-        content_type="text/csv",
-        charset="utf-8",
+        text=body, content_type="text/csv", charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
 
 
 def dutch_csv_response(rows: list[Mapping[str, Any]], columns: list[str], filename: str) -> web.Response:
-    lines = [";".join(_csv_field(_heading(c), ";") for c in columns)]
-    lines += [";".join(_csv_field(_dutch(c, row.get(c)), ";") for c in columns) for row in rows]
+    header = [_csv_field(_heading(c), ";") for c in columns]
+    body = _csv_text(header, ([_dutch_field(c, row.get(c)) for c in columns] for row in rows), ";")
     return web.Response(
-        body=("\ufeff" + "".join(line + "\r\n" for line in lines)).encode(),
+        body=("\ufeff" + body).encode(),
         headers={"Content-Type": f"{DUTCH_CSV}; charset=utf-8",
                  "Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
 
 
-def _dutch(column: str, value: Any) -> Any:
-    """A cell as Excel-NL reads it: euros with a decimal comma for cents, ja/nee, 1,5."""
+def _csv_text(header: list[str], rows: Iterable[list[str]], separator: str) -> str:
+    return "".join(separator.join(fields) + "\r\n" for fields in (header, *rows))
+
+
+def _dutch_field(column: str, value: Any) -> str:
+    """A cell as Excel-NL reads it: euros with a decimal comma for cents, 1,5 for a
+    fraction (numbers, never taken for a formula), ja/nee, and text as in the CSV."""
     if isinstance(value, bool):
         return "ja" if value else "nee"
     if isinstance(value, int) and column.endswith("Cents"):
-        return _Number(f"{Decimal(value).scaleb(-2):f}".replace(".", ","))
+        return f"{Decimal(value).scaleb(-2):f}".replace(".", ",")
     if isinstance(value, float):
-        return _Number(repr(value).replace(".", ","))
-    return value
-
-
-class _Number(str):
-    """A number already written the Dutch way: a cell as it is, never taken for a formula."""
+        return repr(value).replace(".", ",")
+    return _csv_field(value, ";")
 
 
 def _csv_field(value: Any, separator: str = ",") -> str:
@@ -161,8 +159,6 @@ def _csv_field(value: Any, separator: str = ",") -> str:
     1.5, [2015]); null empty."""
     if value is None:
         return ""
-    if isinstance(value, _Number):
-        return str(value)
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     formula = isinstance(value, str) and (text.startswith(FORMULA_START) or bool(FORMULA_AFTER_SEMICOLON.search(text)))
     if formula:
