@@ -67,7 +67,7 @@ published bijlage; any other year is refused (`sisa-year-not-mapped`), not guess
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 MAPPING_VERSION = "1.0"
@@ -79,7 +79,6 @@ GEMEENTEDEEL, OPENBAAR_LICHAAM = "gemeentedeel", "deel openbaar lichaam"
 BIJSTAND, BIJSTAND_BATEN, LKS = "bijstand", "bijstand-baten", "loonkostensubsidie"
 MEASURES = (BIJSTAND, BIJSTAND_BATEN, LKS)
 _NOT_BATEN = frozenset({"rijk", "meeneemregeling", "sociaal-deelfonds", "gemeentefonds", "algemene-middelen"})
-
 
 
 def _law(name: str) -> str:
@@ -129,7 +128,7 @@ def indicators(year: int, organisation: bool) -> tuple[Indicator, ...]:
     if year not in YEARS:
         raise YearNotMapped(year)
     columns = YEARS[year]
-    return tuple(Indicator(None, c.text, c.measure, c.missing) for c in columns) if organisation else columns
+    return tuple(replace(c, code=None) for c in columns) if organisation else columns
 
 
 def amounts(entry: dict[str, Any], derived: dict[str, Any] | None = None) -> dict[str, int]:
@@ -146,7 +145,7 @@ def _own(entry: dict[str, Any]) -> dict[str, int]:
     kind, data = entry["type"], entry["data"]
     if kind == "CostBooked" and data["category"] == "uitkering":
         return {BIJSTAND: data["amountCents"]}
-    if kind == "CostBooked" and data["category"] == "loonkostensubsidie" or kind == "SubsidyPaid":
+    if (kind == "CostBooked" and data["category"] == "loonkostensubsidie") or kind == "SubsidyPaid":
         return {LKS: data["amountCents"]}
     if kind == "IncomeBooked" and data["budget"] == "inkomensdeel" and data["source"] not in _NOT_BATEN:
         return {BIJSTAND_BATEN: data["amountCents"]}
