@@ -44,10 +44,11 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="post", daemon=True)
         self._thread.start()
 
-    async def post(self, events: Sequence[Event], posted_by: str) -> PostResult:
-        """What `Ledger.post` answers (or raises) for this batch."""
+    async def post(self, events: Sequence[Event], posted_by: str, dry_run: bool = False) -> PostResult:
+        """What `Ledger.post` answers (or raises) for this batch; a dry run is decided
+        in its turn, alone, and stores nothing."""
         answer: asyncio.Future[PostResult] = self._loop.create_future()
-        self._queue.put((Post(events, posted_by), answer))
+        self._queue.put((Post(events, posted_by, dry_run), answer))
         return await answer
 
     def shutdown(self) -> None:

@@ -63,13 +63,15 @@ class Post:
 
     events: Sequence[Event]
     posted_by: str
+    dry_run: bool = False  # decide every event, store none (`Ledger.post`)
 
 
 @dataclass(frozen=True, slots=True)
 class PostResult:
-    results: list[Accepted]
-    created: bool  # False when every event was already in the ledger (a pure retry)
+    results: list[Accepted]  # a dry run's: only the events stored before it
+    created: bool  # False when every event was already in the ledger (a pure retry); a dry run: would be
     projected: bool = False  # the read model held it all as the post returned (`Ledger.project_inline`)
+    dry_run: bool = False  # nothing was stored: every event was checked, `created` says whether any is new
 
     @property
     def last_position(self) -> int:
@@ -213,15 +215,19 @@ class Ledger(Application[UUID]):
         posted_by: str,
         recorded_at: Sequence[datetime] | None = None,
         first_position: int | None = None,
+        dry_run: bool = False,
     ) -> PostResult:
         """Store every event of the batch, or none: raise `BatchRefused` or `IdReused`.
         `recorded_at` and `first_position` are for an import: the instants the events
         were first recorded in the ledger they were exported from, and the position of
         the first (the log there may have gaps: PostgreSQL spends a position on every
-        insert that rolled back). Every rule is still checked again."""
+        insert that rolled back). Every rule is still checked again. A `dry_run` decides
+        every event as a post would, under the write lock, raises as it would, and then
+        stores nothing: the books it advanced are evicted from the cache, as a refused
+        batch's are, and no snapshot is taken of them."""
         if len({e.id for e in events}) != len(events):
             raise ValueError("an id occurs twice in one batch")
-        return self._post_retrying([Post(events, posted_by)], recorded_at, first_position)[0]
+        return self._post_retrying([Post(events, posted_by, dry_run)], recorded_at, first_position)[0]
 
     def adopt(self, staging: Ledger) -> int:
         """Store the whole log of `staging`, an import posted and checked there in full,
@@ -246,7 +252,7 @@ class Ledger(Application[UUID]):
         insert and one commit); where any is refused, two share an id, or another
         process wrote one of the group's books meanwhile, one by one."""
         ids = [e.id for p in posts for e in p.events]
-        if len(posts) > 1 and len(set(ids)) == len(ids):
+        if len(posts) > 1 and len(set(ids)) == len(ids) and not any(p.dry_run for p in posts):
             try:
                 return list(self._post_retrying(posts, attempts=1))
             except Exception:  # noqa: BLE001 - answered one by one below
@@ -260,7 +266,7 @@ class Ledger(Application[UUID]):
 
     def _outcome(self, post: Post) -> PostResult | Exception:
         try:
-            return self.post(post.events, post.posted_by)
+            return self.post(post.events, post.posted_by, dry_run=post.dry_run)
         except Exception as e:  # noqa: BLE001 - the caller answers each post with its own error
             return e
 
@@ -338,6 +344,9 @@ class Ledger(Application[UUID]):
                     raise RecordConflictError("the batch was stored meanwhile")
                 raise BatchRefused(violations)
 
+        if any(p.dry_run for p in posts):  # only ever alone (`post_group`): decided, and nothing stored
+            return [PostResult([a for a in results if a is not None], created=bool(mine), dry_run=True)
+                    for results, mine in zip(answers, fresh, strict=True)]
         if pending:
             placed = [(n, i, e) for n, mine in enumerate(fresh) for i, e in mine]  # in the order decided
             stored = [
