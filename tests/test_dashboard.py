@@ -21,6 +21,7 @@ import struct
 import time
 import tomllib
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -538,3 +539,62 @@ def test_a_closed_year_says_so_and_a_reopened_one_is_open_again(tmp_path_factory
         assert served.get("/v1/iv3", party="RWB-STEDENDRIEHOEK", year=2015)["metadata"]["status"] == "voorlopig"
         choose(browser, "RWB-STEDENDRIEHOEK", 2015)
         assert status.get_attribute("data-status") == "open" and "nog niet afgesloten" in status.text
+
+
+def test_an_upload_is_checked_first_listing_every_refused_row_then_posted(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> None:
+    """Its own demo, as the upload posts: a CSV as Excel-NL saves it (;, Windows-1252,
+    euros with a comma), first with two bad rows, then right."""
+    from selenium.webdriver.common.by import By
+
+    folder = tmp_path_factory.mktemp("upload")
+    header = "id;type;party;effectiveDate;reference;budget;category;amount"
+
+    def sheet(name: str, *amounts: str) -> str:
+        lines = [header] + [f"{uuid.uuid4()};CostBooked;GM0439;2018-11-30;factuur € {n};participatiebudget;begeleiding;{a}"
+                            for n, a in enumerate(amounts, start=1)]
+        path = folder / name
+        path.write_bytes("\r\n".join(lines).encode("windows-1252") + b"\r\n")
+        return str(path)
+
+    with serve_demo(folder) as (served, _):
+        before = served.get("/v1/events", limit=1)["count"]
+        sign_in(browser, served)
+        choose(browser, "GM0439", 2018)
+        browser.find_element(By.ID, "uploadbestand").send_keys(sheet("fout.csv", "1.250,00", "twaalf", "3,001"))
+        wait_for(browser, "body", "data-upload", "gecontroleerd")
+        refused = [(r.get_attribute("data-regel"), r.find_elements(By.TAG_NAME, "td")[1].text)
+                   for r in browser.find_elements(By.CSS_SELECTOR, "#weigeringen tbody tr")]
+        assert refused == [("3", "amount"), ("4", "amount")]
+        assert "Geweigerd, er is niets geboekt" in browser.find_element(By.ID, "uploaduitkomst").text
+        assert browser.find_element(By.ID, "boeken").get_attribute("disabled")
+
+        choose_file = browser.find_element(By.ID, "uploadbestand")
+        browser.execute_script("arguments[0].value = ''; document.body.dataset.upload = '';", choose_file)
+        choose_file.send_keys(sheet("goed.csv", "1.250,00", "12,00"))
+        wait_for(browser, "body", "data-upload", "gecontroleerd")
+        assert "Alle 2 regels kloppen" in browser.find_element(By.ID, "uploaduitkomst").text
+        assert not browser.find_element(By.CSS_SELECTOR, "#weigeringen").is_displayed()
+        assert served.get("/v1/events", limit=1)["count"] == before  # the dry run stored nothing
+        browser.find_element(By.ID, "boeken").click()  # the upload marks itself undone at once, done when answered
+        wait_for(browser, "body", "data-upload", "geboekt")
+        assert "Geboekt: 2 gebeurtenissen" in browser.find_element(By.ID, "uploaduitkomst").text
+        assert served.get("/v1/events", limit=1)["count"] == before + 2
+
+
+def test_reserves_cost_split_and_kpis_download_as_the_dutch_csv(demo_server: Served, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in(browser, demo_server)
+    choose(browser, "GM0439", 2018)
+    browser.find_element(By.CSS_SELECTOR, '#reserves button[data-formaat="csv-nl"]').click()
+    reserves = downloaded(browser, "reserves-GM0439-2018-nl.csv").read_bytes()
+    assert reserves.startswith(b"\xef\xbb\xbf") and b"balance (EUR)" in reserves.split(b"\r\n")[0]
+    browser.find_element(By.CSS_SELECTOR, '#kengetallen button[data-formaat="csv-nl"]').click()
+    assert downloaded(browser, "kpis-GM0439-2018-nl.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    choose(browser, "DRENTSCHE-AA", 2015)
+    browser.find_element(By.CSS_SELECTOR, "#kostenverdeling button.csv-nl").click()
+    rows = list(csv.DictReader(downloaded(browser, "kostenverdeling-DRENTSCHE-AA-2015-nl.csv").read_bytes()
+                               .decode("utf-8-sig").splitlines(), delimiter=";"))
+    assert rows and all("," in row["amount (EUR)"] for row in rows), rows[:1]

@@ -562,11 +562,15 @@ function splitBlock({ organisation, solidariteit, profijt, policy, missing }, pa
     block.append(element("p", { className: "leeg" }, `Niets te verdelen in ${year}; er is geen verdeelsleutel vastgesteld.`));
     return block;
   }
+  const path = `/v1/organisations/${organisation.code}/cost-split`;
   const button = element("button", { type: "button", className: "download" }, "Download Excel");
-  button.addEventListener("click", () => download(`/v1/organisations/${organisation.code}/cost-split`,
-    { year, policy }, `kostenverdeling-${organisation.code}-${year}.xlsx`).catch(showError));
+  button.addEventListener("click", () => download(path, { year, policy },
+    `kostenverdeling-${organisation.code}-${year}.xlsx`).catch(showError));
+  const dutch = element("button", { type: "button", className: "download csv-nl" }, "Download CSV (Excel-NL)");
+  dutch.addEventListener("click", () => download(path, { year, policy },
+    `kostenverdeling-${organisation.code}-${year}-nl.csv`, CSV_NL).catch(showError));
   block.append(element("p", {},
-    `Te verdelen ${euro(solidariteit.totalCents)}; verdeelsleutel naar ${label(solidariteit.basis)}. `, button));
+    `Te verdelen ${euro(solidariteit.totalCents)}; verdeelsleutel naar ${label(solidariteit.basis)}. `, button, " ", dutch));
   const byParty = new Map(profijt.shares.map((s) => [s.party, s]));
   const scale = Math.max(1, ...solidariteit.shares.concat(profijt.shares).map((s) => Math.abs(s.amountCents)));
   const rows = solidariteit.shares.map((s) => {
@@ -691,6 +695,62 @@ async function showKpis(party, year, current) {
       ...[p.started, p.ended, p.active].map((n) => element("td", { className: "getal" }, number(n))),
       element("td", { className: "getal" }, p.target === null ? "–" : number(p.target) + (p.binding ? " (plafond)" : "")))))) : "";
   $(".inhoud", section).replaceChildren(tiles, placements);
+}
+
+// --- uploading a spreadsheet: a dry run first, then the post ------------------------------
+
+/** Post the chosen file to /v1/events (with ?dryRun=true: checked, nothing stored); the
+ * answer's status and body, a refusal as much as an acceptance. */
+async function postFile(file, dryRun) {
+  const url = new URL("/v1/events", location.origin);
+  if (dryRun) url.searchParams.set("dryRun", "true");
+  const type = file.name.toLowerCase().endsWith(".xlsx") ? XLSX : CSV;
+  const response = await fetch(url, {
+    method: "POST", body: file, headers: { Authorization: `Bearer ${state.token}`, "Content-Type": type },
+  });
+  if (response.status === 401) signOut("Dit token is onbekend, verlopen of ingetrokken. Log opnieuw in.");
+  return { status: response.status, body: await response.json().catch(() => ({})) };
+}
+
+/** Every refused row of a problem: its row, column and reason (a bad cell), or its rule. */
+function refusals(problem) {
+  const cells = (problem.invalidParams || []).map((p) => ({ row: p.row, column: p.column || "", reason: p.reason }));
+  const rules = (problem.errors || []).map((e) => ({ row: e.row, column: "", reason: e.detail || e.title || "" }));
+  return [...cells, ...rules];
+}
+
+function showUpload(text, rows = []) {
+  $("#uploaduitkomst").textContent = text;
+  const table = $("#weigeringen");
+  $("tbody", table).replaceChildren(...rows.map((r) => element("tr", { dataRegel: String(r.row ?? "") },
+    element("td", { className: "getal" }, r.row === undefined ? "" : String(r.row)),
+    element("td", {}, r.column), element("td", {}, r.reason))));
+  table.hidden = rows.length === 0;
+}
+
+async function upload(dryRun) {
+  const file = $("#uploadbestand").files[0];
+  const post = $("#boeken");
+  post.disabled = true;
+  document.body.dataset.upload = "";
+  if (!file) {
+    showUpload("Kies eerst een bestand.");
+    return;
+  }
+  showUpload(dryRun ? "Bezig met controleren..." : "Bezig met boeken...");
+  const { status, body } = await postFile(file, dryRun);
+  if (dryRun && status === 200) {
+    showUpload(`Alle ${body.events} regels kloppen; ${body.wouldStore} nieuw, ${body.alreadyStored} al eerder geboekt. `
+      + "Er is nog niets geboekt.");
+    post.disabled = body.wouldStore === 0;
+  } else if (status === 200 || status === 201) {
+    showUpload(`Geboekt: ${body.events.length} gebeurtenissen${status === 200 ? " (alle al eerder geboekt)" : ""}.`);
+    choose($("#partij").value, Number($("#jaar").value));
+  } else {
+    const rows = refusals(body);
+    showUpload(`Geweigerd, er is niets geboekt: ${body.detail || `HTTP ${status}`}`, rows);
+  }
+  document.body.dataset.upload = dryRun ? "gecontroleerd" : "geboekt";
 }
 
 // --- sign in, choosing party and year ----------------------------------------------------
@@ -818,5 +878,11 @@ document.addEventListener("DOMContentLoaded", () => {
       download(path, { party, year }, `${list}-${party}-${year}${suffix}.${EXTENSION[kind]}`, ACCEPT[kind]).catch(showError);
     });
   }
+  $("#uploadformulier").addEventListener("submit", (event) => {
+    event.preventDefault();
+    upload(true).catch(showError);
+  });
+  $("#uploadbestand").addEventListener("change", () => upload(true).catch(showError));
+  $("#boeken").addEventListener("click", () => upload(false).catch(showError));
   if (state.token) signIn(state.token);
 });
