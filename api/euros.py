@@ -17,7 +17,7 @@ from decimal import Decimal
 # After the sign and the euro sign are taken off: digits, Dutch thousands dots, a decimal comma or point.
 DUTCH = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?", re.ASCII)  # 1.234.567,89  1234,5  1234
 PLAIN = re.compile(r"\d+(?:\.\d+)?", re.ASCII)  # 1234.56
-MAX_DIGITS = 20  # far beyond the ledger's bound on an amount (ledger/bounds.py), short of any slow parse
+MAX_LENGTH = 32  # characters: the ledger's largest amount with its thousands dots is 21, and no parse is slow
 SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
@@ -48,7 +48,7 @@ def cents_of_text(text: str, dutch: bool = False) -> int:
 def unsigned_decimal(text: str, dutch: bool) -> Decimal | None:
     """`text` as digits with Dutch thousands dots and decimal comma, or with a decimal
     point; None if it is neither. `dutch` reads a lone `1.500` as fifteen hundred."""
-    if len(text) > MAX_DIGITS:
+    if len(text) > MAX_LENGTH:
         return None
     if PLAIN.fullmatch(text) and not (dutch and DUTCH.fullmatch(text) and "." in text):
         return Decimal(text)

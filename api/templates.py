@@ -1,7 +1,8 @@
 """A spreadsheet to fill in, per event type (`GET /v1/templates/{type}`): the header row
 of every field the type takes and one example row, which posts as it is once the
 examples before it in api.md's order have (the parties registered, the budget
-allocated, the grant made). Its id is fixed per type, so that the Correction's
+allocated, the grant made) and the party has an inkomensdeel to pay a loonkostensubsidie
+from. Its id is fixed per type, so that the Correction's
 example corrects the CostBooked's; a row of one's own needs an id of its own."""
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ EXAMPLES: dict[str, tuple[str, dict[str, Any]]] = {  # each type's party and dat
     "CommitmentRegistered": (GEMEENTE, {"commitmentId": "ORD-2018-001", **_COST, "amountCents": 500_000}),
     "CommitmentReleased": (GEMEENTE, {"commitmentId": "ORD-2018-001", "amountCents": 100_000}),
     "SubsidyGranted": (GEMEENTE, {"subsidyId": "LKS-2018-001", "clientRef": "client-001",
-                                  "instrument": "loonkostensubsidie", "budget": "participatiebudget",
+                                  "instrument": "loonkostensubsidie", "budget": "inkomensdeel",
                                   "loonwaardePct": 60, "wmlMonthlyCents": 180_000, "partTimeFactor": 1,
                                   "startDate": "2018-04-01", "endDate": "2018-12-31"}),
     "LoonwaardeMeasured": (GEMEENTE, {"subsidyId": "LKS-2018-001", "loonwaardePct": 70}),

@@ -285,6 +285,10 @@ async def test_every_event_type_has_a_template_whose_example_posts(api: Api) -> 
     await register(api, admin, "GM0200", "GM0995")
     accepts = [CSV, "text/csv; dialect=nl", XLSX]
     for n, kind in enumerate(PAYLOADS):
+        if kind == "SubsidyGranted":  # a loonkostensubsidie is paid from the inkomensdeel
+            status, body = await api.post(admin, event("BudgetAllocated", {"budget": "inkomensdeel", "source": "rijk",
+                                                                           "amountCents": 10_000_000}, date="2018-01-01"))
+            assert status == 201, body
         accept = accepts[n % 3]
         r = await api.client.get(f"/v1/templates/{kind}", headers={"Authorization": f"Bearer {admin}", "Accept": accept})
         assert r.status == 200, await r.text()
