@@ -66,6 +66,12 @@ Code = Annotated[str, StringConstraints(pattern=CODE, max_length=64)]
 PARTY_CODE = r"^[A-Z0-9-]{2,40}$"
 PartyCode = Annotated[str, StringConstraints(pattern=PARTY_CODE)]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,64}$")]
+# CBS's overheidsnummer, the number an Iv3 delivery is filed under (a gemeente's are its
+# code's four digits; a gemeenschappelijke regeling's CBS gives it): digits only.
+CbsNumber = Annotated[
+    str, StringConstraints(pattern=r"^[0-9]{4,8}$"),
+    Field(json_schema_extra={"description": "CBS's overheidsnummer (Iv3), e.g. 0439"}),
+]
 # Free text as the OpenAPI document describes it: no control character (C0, DEL, C1).
 PRINTABLE = {"pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}
 Text = Annotated[
@@ -113,12 +119,14 @@ class EventData(BaseModel):
 class PartyRegistered(EventData):
     name: Text
     kind: Literal["gemeente", "organisation"]
+    cbsNumber: CbsNumber | None = None
 
 
 class OrganisationRegistered(EventData):
     name: Text
     members: list[PartyCode] = Field(min_length=1)
     fundHolder: PartyCode | None = None
+    cbsNumber: CbsNumber | None = None
 
     @model_validator(mode="after")
     def _distinct_members(self) -> OrganisationRegistered:
@@ -126,6 +134,20 @@ class OrganisationRegistered(EventData):
             raise ValueError("members must be distinct")
         if self.fundHolder is not None and self.fundHolder not in self.members:
             raise ValueError("fundHolder must be one of the members")
+        return self
+
+
+class PartyUpdated(EventData):
+    """A registered party's new name or CBS number (admin only): what its registration
+    got wrong or left out, from its effective date on. A field left out stays as it was."""
+
+    name: Text | None = None
+    cbsNumber: CbsNumber | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> PartyUpdated:
+        if self.name is None and self.cbsNumber is None:
+            raise ValueError("give name, cbsNumber or both")
         return self
 
 
@@ -367,6 +389,7 @@ PAYLOADS: dict[str, type[EventData]] = {
     for cls in (
         PartyRegistered,
         OrganisationRegistered,
+        PartyUpdated,
         MembershipChanged,
         BudgetAllocated,
         BudgetRevised,
@@ -401,7 +424,7 @@ PAYLOADS: dict[str, type[EventData]] = {
 }
 
 REGISTRATION_TYPES = frozenset({"PartyRegistered", "OrganisationRegistered"})
-ADMIN_ONLY_TYPES = REGISTRATION_TYPES | {"YearReopened"}
+ADMIN_ONLY_TYPES = REGISTRATION_TYPES | {"PartyUpdated", "YearReopened"}
 # Types whose envelope must carry a `reference`: the decision that allows them.
 NEEDS_REFERENCE = frozenset({"YearReopened"})
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")

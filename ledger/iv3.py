@@ -1,4 +1,4 @@
-"""The Iv3 mapping: every stored event as lines of the CBS Iv3 matrix. Version 1.0.
+"""The Iv3 mapping: every stored event as lines of the CBS Iv3 matrix. Version 2.0.
 
 Iv3 (Informatie voor derden) is how a gemeente or gemeenschappelijke regeling reports
 its lasten and baten to the CBS: per taakveld (what the money is for) and economische
@@ -7,10 +7,17 @@ answer to "where does this event go?". `projections/iv3.py` reads the events and
 the lines up; `MAPPING_VERSION` is shown with every report, so a figure can always be
 traced to the table that placed it. Change the table: raise the version.
 
-Vocabulary: the BBV taakvelden and Iv3 categorieën as introduced in 2017, with 6.71
-undivided (the CBS split it into 6.71a-d from 2023: Wmo dagbesteding is then 6.71c).
-The ledger applies it to every year, also to 2014-2016, which were reported by the
-older functie-indeling.
+Vocabulary: the BBV taakvelden and Iv3 categorieën as introduced in 2017, with the
+Wmo maatwerkdienstverlening 18+ in the four parts CBS split 6.71 into from 2023
+(6.71a huishoudelijke hulp, 6.71b begeleiding, 6.71c dagbesteding, 6.71d overige
+maatwerkarrangementen). `ledger/iv3_cbs.py` writes each code as that year's definities
+file of CBS has it (6.71 until 2022, 6.71a-d in 2023-2024, 6.711-6.714 from 2025) and
+moves a line off a grey cell; the years before 2017 have no taakvelden and no delivery.
+
+Versions: 1.0 6.71 undivided in every year, the opening balance of a reserve no line.
+2.0 (issue 18) the Wmo in 6.71a-d, written per year; a reserve's opening balance an
+`opening` line, the position the reserve starts from on the balance (never a last or
+baat).
 
 Amounts are integer cents. A line's side is `lasten` or `baten`; a negative amount
 only comes from a correction or a downward BudgetRevised.
@@ -27,7 +34,9 @@ only comes from a correction or a downward BudgetRevised.
 | CostBooked | `begeleiding`, `jobcoach`, `scholing`, `diagnose`, `activering`, `bemiddeling` | the line's taakveld | 3.8 |
 | CostBooked | `no-risk`, `werkplekaanpassing` | the line's taakveld | 4.2 |
 | CostBooked | `uitvoering`, `loonkosten` | the line's taakveld | 1.1 Salarissen en sociale lasten |
-| CostBooked | `dagbesteding` | 6.71 Maatwerkdienstverlening 18+ | 3.4.1 Sociale uitkeringen in natura |
+| CostBooked | `dagbesteding` | 6.71c Dagbesteding (Wmo) | 3.4.1 Sociale uitkeringen in natura |
+| CostBooked | `huishoudelijke-hulp` on `wmo` | 6.71a Huishoudelijke hulp (Wmo) | 3.8 |
+| CostBooked | `begeleiding` on `wmo` | 6.71b Begeleiding (Wmo) | 3.8 |
 | CostBooked | `vrijwilligerswerk` | 6.1 Samenkracht en burgerparticipatie | 3.8 |
 | CostBooked | `overhead` | 0.4 Overhead | 3.8 |
 | CostBooked | any other category | the line's taakveld | 3.8 |
@@ -38,8 +47,8 @@ only comes from a correction or a downward BudgetRevised.
 
 The line's taakveld: 6.4 on a sub-budget (or an organisation's unit) named `wsw` or
 `beschut-werk`; otherwise by budget: `inkomensdeel` and `werk-en-inkomen` 6.3,
-`participatiebudget` and `algemene-middelen` 6.5 Arbeidsparticipatie, `wmo` 6.71,
-any other budget 6.5.
+`participatiebudget` and `algemene-middelen` 6.5 Arbeidsparticipatie, `wmo` 6.71d
+Overige maatwerkarrangementen (Wmo), any other budget 6.5.
 
 ## Baten
 
@@ -60,7 +69,8 @@ any other budget 6.5.
   a last; where it came from was reported when it was allocated.
 - ReserveEstablished: the opening balance is a balance-sheet position (reserves built
   up by earlier years' toevoegingen), not a mutation of this year; Iv3's exploitation
-  matrix only sees reserves through 0.10.
+  matrix only sees reserves through 0.10. It is one `opening` line (0.10, 7.1), which
+  ledger/iv3_cbs.py adds to the reserves' position at the start of its year.
 - WinstRealised, WinstReinvested: memorandum figures in this ledger (they move no budget
   line; the journal keeps them apart from the money). The money itself is reported
   where it was booked (an `opbrengst`, a reinvestment's CostBooked); mapping winst too
@@ -109,19 +119,21 @@ with the budget's usual categorie (`inkomensdeel` 4.1.1, `werk-en-inkomen` 1.1, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ledger.effects import Effects, effects_of
-from ledger.events import GEMEENTE_CODE
 
-MAPPING_VERSION = "1.0"
+MAPPING_VERSION = "2.0"
 LASTEN, BATEN = "lasten", "baten"
+OPENING = "opening"  # a reserve's opening balance: a position, not a mutation
 
 # Taakvelden
 OVERHEAD, GEMEENTEFONDS, RESERVES = "0.4", "0.7", "0.10"
-SAMENKRACHT, INKOMEN, WSW, ARBEID, MAATWERK = "6.1", "6.3", "6.4", "6.5", "6.71"
+SAMENKRACHT, INKOMEN, WSW, ARBEID = "6.1", "6.3", "6.4", "6.5"
+HUISHOUDELIJKE_HULP, BEGELEIDING, DAGBESTEDING, MAATWERK = "6.71a", "6.71b", "6.71c", "6.71d"
 # Categorieën
 SALARISSEN, IN_NATURA, GOEDEREN_DIENSTEN = "1.1", "3.4.1", "3.8"
 UITKERINGEN, SUBSIDIES = "4.1.1", "4.2"
@@ -151,11 +163,13 @@ _CATEGORIES: dict[str, tuple[str | None, str]] = {
     "werkplekaanpassing": (None, SUBSIDIES),
     "uitvoering": (None, SALARISSEN),
     "loonkosten": (None, SALARISSEN),
-    "dagbesteding": (MAATWERK, IN_NATURA),
+    "dagbesteding": (DAGBESTEDING, IN_NATURA),
     "vrijwilligerswerk": (SAMENKRACHT, GOEDEREN_DIENSTEN),
     "overhead": (OVERHEAD, GOEDEREN_DIENSTEN),
 }
 _ORGANISATION_CATEGORIES: dict[str, tuple[str | None, str]] = {"wsw-loonkosten": (WSW, SALARISSEN)}
+# category -> taakveld on the `wmo` budget, where the Wmo's part says more than the budget
+_WMO_CATEGORIES = {"huishoudelijke-hulp": HUISHOUDELIJKE_HULP, "begeleiding": BEGELEIDING}
 
 # source -> (taakveld, or None for the line's; categorie)
 _SOURCES: dict[str, tuple[str | None, str]] = {
@@ -253,6 +267,9 @@ def _own(entry: dict[str, Any], derived: dict[str, Any], organisation: bool, sou
         return [_baat(data["source"], data["budget"], data.get("subBudget"), amount)]
     if kind == "BudgetRevised":
         return [_baat(source_of(entry) or "rijk", data["budget"], data.get("subBudget"), amount)]
+    if kind == "ReserveEstablished":
+        opening = data.get("openingBalanceCents", 0)
+        return [Line(OPENING, RESERVES, MUTATIE_RESERVES, opening)] if opening else []
     if kind == "ReserveAdded":
         return [Line(LASTEN, RESERVES, MUTATIE_RESERVES, amount)]
     if kind == "ReserveWithdrawn":
@@ -270,6 +287,8 @@ def _own(entry: dict[str, Any], derived: dict[str, Any], organisation: bool, sou
 def _cost(category: str, budget: str, sub: str | None, cents: int, organisation: bool) -> Line:
     place = (_ORGANISATION_CATEGORIES if organisation else {}).get(category) or _CATEGORIES.get(category)
     taakveld, categorie = place or (None, GOEDEREN_DIENSTEN)
+    if taakveld is None and budget == "wmo" and sub not in _WSW_LINES:
+        taakveld = _WMO_CATEGORIES.get(category)
     return Line(LASTEN, taakveld or _line_taakveld(budget, sub), categorie, cents)
 
 
@@ -278,24 +297,6 @@ def _baat(source: str, budget: str, sub: str | None, cents: int) -> Line:
     return Line(BATEN, taakveld or _line_taakveld(budget, sub), categorie, cents)
 
 
-def overheid(party: str, kind: str) -> tuple[str, str]:
-    """(overheidslaag, overheidsnummer) as the CBS Iv3 model's information sheet writes
-    them ("Gemeente", "GR"): a gemeente by the four digits of its CBS code; an
-    organisation by its party code (the ledger does not know the CBS number of a
-    gemeenschappelijke regeling)."""
-    if kind == "organisation":
-        return "GR", party
-    return "Gemeente", party[2:] if GEMEENTE_CODE.match(party) else party
-
-
-def thousands(cents: int) -> int:
-    """Cents as whole thousands of euros (the unit CBS delivers in), rounded half away
-    from zero: 149_999 cents (EUR 1.499,99) -> 1, 150_000 -> 2, -150_000 -> -2."""
-    whole, rest = divmod(abs(cents), 100_000)
-    rounded = whole + (2 * rest >= 100_000)
-    return rounded if cents >= 0 else -rounded
-
-
 def code_order(code: str) -> tuple[int, ...]:
-    """Sort key of a taakveld or categorie code: 0.4 before 0.10, 6.5 before 6.71."""
-    return tuple(int(part) for part in code.split("."))
+    """Sort key of a taakveld or categorie code: 0.4 before 0.10, 6.5 before 6.71a."""
+    return tuple((int(digits), rest) for digits, rest in re.findall(r"(\d+)(\D*)", code))

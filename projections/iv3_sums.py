@@ -149,26 +149,38 @@ def add(cur: Cursor, events: Sequence[LoggedEvent], effects: Sequence[Effects]) 
 def current(db: ReadDB, party: str, year: int, period: int, organisation: bool) -> tuple[list[iv3.Line], bool]:
     """The lines of `period` (0-5) of `party`'s budget `year` from the kept sums, one per
     cell and revised line, and whether the year is closed."""
-    low, high = buckets(period)
-    where = "WHERE party = ? AND year = ? AND bucket BETWEEN ? AND ?"
+    with db.transaction() as cur:
+        closed = cur.execute("SELECT 1 FROM iv3_closed WHERE party = ? AND year = ?", (party, year)).fetchone()
+    return _lines(db, party, (year, year), buckets(period), organisation), closed is not None
+
+
+def realised(db: ReadDB, party: str, first: int, last: int, organisation: bool) -> list[iv3.Line]:
+    """The realised lines (periods 1-5: buckets 1 up to after the year) of the budget
+    years `first` to `last`, added up per cell: where the balance stands (ledger/iv3_cbs.py)."""
+    return _lines(db, party, (first, last), (1, AFTER_YEAR), organisation) if first <= last else []
+
+
+def _lines(
+    db: ReadDB, party: str, years: tuple[int, int], parts: tuple[int, int], organisation: bool
+) -> list[iv3.Line]:
+    where = "WHERE party = ? AND year BETWEEN ? AND ? AND bucket BETWEEN ? AND ?"
     with db.transaction() as cur:
         cells = cur.execute(
             f"SELECT side, taakveld, categorie, SUM(cents) FROM iv3_cells {where} AND applies IN (?, ?) "
             "GROUP BY side, taakveld, categorie",
-            (party, year, low, high, _EVERY_KIND, _ORGANISATION if organisation else _OTHER),
+            (party, *years, *parts, _EVERY_KIND, _ORGANISATION if organisation else _OTHER),
         ).fetchall()
         revised = cur.execute(
             f"SELECT line_year, budget, sub_budget, SUM(cents) FROM iv3_revisions {where} "
             "GROUP BY line_year, budget, sub_budget",
-            (party, year, low, high),
+            (party, *years, *parts),
         ).fetchall()
         sources = cur.execute(
             "SELECT year, budget, sub_budget, source FROM iv3_first_sources WHERE party = ?", (party,)
         ).fetchall() if revised else []
-        closed = cur.execute("SELECT 1 FROM iv3_closed WHERE party = ? AND year = ?", (party, year)).fetchone()
     out = [iv3.Line(side, taakveld, categorie, int(cents)) for side, taakveld, categorie, cents in cells]
     source_of = source_lookup({(y, budget, sub or None): source for y, budget, sub, source in sources})
     for line_year, budget, sub, cents in revised:
         data = {"budget": budget, "amountCents": int(cents), **({"subBudget": sub} if sub else {})}
         out += iv3.lines({"type": "BudgetRevised", "year": line_year, "data": data}, source_of=source_of)
-    return out, closed is not None
+    return out

@@ -278,14 +278,17 @@ def parties(db: ReadDB, *, parties: Scope, as_of: str | None = None) -> list[dic
     same fields, so it is a table as CSV or a spreadsheet too."""
     where, params = in_scope(None if parties is None else list(parties), party="code")
     with db.transaction() as cur:
-        rows = cur.execute(f"SELECT code, name, kind, fund_holder FROM parties WHERE 1 = 1{where} ORDER BY code", params).fetchall()
+        rows = cur.execute(
+            f"SELECT code, name, kind, fund_holder, cbs_number FROM parties WHERE 1 = 1{where} ORDER BY code", params
+        ).fetchall()
     out = []
-    for code, name, kind, fund_holder in rows:
+    for code, name, kind, fund_holder, cbs_number in rows:
         if as_of is not None and party_kind(db, code, as_of) is None:
             continue
         members = sorted(memberships(db, code, as_of)) if kind == "organisation" else []
         readable = years_of(parties, code)
-        out.append({"code": code, "name": name, "kind": kind, "fundHolder": fund_holder, "members": members,
+        out.append({"code": code, "name": name, "kind": kind, "fundHolder": fund_holder, "cbsNumber": cbs_number,
+                    "members": members,
                     "years": [y for y in years(db, code, as_of) if covers(readable, y)]})
     return out
 
@@ -307,6 +310,30 @@ def years(db: ReadDB, party: str, as_of: str | None = None) -> list[int]:
 
 
 # --- shared organisations ---------------------------------------------------------
+
+
+def party_identity(db: ReadDB, code: str, as_of: str | None = None) -> dict[str, Any] | None:
+    """A registered party's kind, name and CBS number (known at `as_of`): its
+    registrations and PartyUpdated events in log order, the later winning; None when
+    it is not registered (then). A party has a handful of these events."""
+    where, params = recorded_by("recorded_at", as_of)
+    types = ("PartyRegistered", "OrganisationRegistered", "PartyUpdated")
+    with db.transaction() as cur:
+        rows = [
+            row
+            for kind in types
+            for row in cur.execute(
+                f"SELECT position, body FROM log_events WHERE party = ? AND type = ?{where}", [code, kind, *params]
+            ).fetchall()
+        ]
+    identity: dict[str, Any] = {}
+    for _, body in sorted(rows):
+        event = orjson.loads(body)
+        data = event["data"]
+        if event["type"] != "PartyUpdated":
+            identity["kind"] = "organisation" if event["type"] == "OrganisationRegistered" else data["kind"]
+        identity.update({k: data[k] for k in ("name", "cbsNumber") if k in data})
+    return identity if "kind" in identity else None
 
 
 def party_kind(db: ReadDB, code: str, as_of: str | None = None) -> str | None:

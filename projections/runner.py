@@ -154,16 +154,22 @@ def _apply_registry(cur: Cursor, e: LoggedEvent) -> None:
     entry, data = e.entry, e.entry["data"]
     kind, party, at = entry["type"], entry["party"], e.recorded_at
     if kind == "PartyRegistered":
-        cur.execute("INSERT INTO parties VALUES (?,?,?,NULL)", (party, data["name"], data["kind"]))
+        cur.execute("INSERT INTO parties VALUES (?,?,?,NULL,?)", (party, data["name"], data["kind"], data.get("cbsNumber")))
     elif kind == "OrganisationRegistered":
         cur.execute(
-            "INSERT INTO parties VALUES (?,?,'organisation',?) ON CONFLICT (code) DO UPDATE SET "
-            "name = excluded.name, kind = excluded.kind, fund_holder = excluded.fund_holder",
-            (party, data["name"], data.get("fundHolder")),
+            "INSERT INTO parties VALUES (?,?,'organisation',?,?) ON CONFLICT (code) DO UPDATE SET "
+            "name = excluded.name, kind = excluded.kind, fund_holder = excluded.fund_holder, "
+            "cbs_number = COALESCE(excluded.cbs_number, parties.cbs_number)",
+            (party, data["name"], data.get("fundHolder"), data.get("cbsNumber")),
         )
         cur.executemany(
             "INSERT INTO memberships VALUES (?,?,?,NULL,?,NULL)",
             [(party, m, entry["effectiveDate"], at) for m in data["members"]],
+        )
+    elif kind == "PartyUpdated":
+        cur.execute(
+            "UPDATE parties SET name = COALESCE(?, name), cbs_number = COALESCE(?, cbs_number) WHERE code = ?",
+            (data.get("name"), data.get("cbsNumber"), party),
         )
     elif kind == "MembershipChanged" and data["change"] == "joined":
         cur.execute("INSERT INTO memberships VALUES (?,?,?,NULL,?,NULL)", (party, data["member"], entry["effectiveDate"], at))

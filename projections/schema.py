@@ -14,7 +14,7 @@ TRACKING = "projection_tracking"
 VERSION_TABLE = "read_model_version"
 # Raise when a table changes: a read model of another version is dropped and rebuilt
 # from the log when the projector starts (it holds nothing the log does not).
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 TABLES = {
     TRACKING: "name TEXT PRIMARY KEY, position BIGINT NOT NULL",
@@ -23,7 +23,7 @@ TABLES = {
         "party TEXT NOT NULL, year INTEGER NOT NULL, effective_date TEXT NOT NULL, "
         "recorded_at TEXT NOT NULL, posted_by TEXT NOT NULL, body TEXT NOT NULL"
     ),
-    "parties": "code TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, fund_holder TEXT",
+    "parties": "code TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, fund_holder TEXT, cbs_number TEXT",
     "memberships": (
         "organisation TEXT NOT NULL, member TEXT NOT NULL, joined TEXT NOT NULL, left_on TEXT, "
         "joined_recorded TEXT NOT NULL, left_recorded TEXT, PRIMARY KEY (organisation, member, joined)"

@@ -42,7 +42,9 @@ KEPT = ("iv3_cells", "iv3_revisions", "iv3_first_sources", "iv3_closed")
 
 
 def answers(db: ReadDB, as_of: str | None = None) -> dict[tuple[str, int, int], Any]:
-    return {(p, y, n): iv3.report(db, p, y, n, as_of) for p in PARTIES for y in YEARS for n in PERIODS}
+    """Every party's, year's and period's figures: what a delivery is written from (cells,
+    the balance's start, closed), for the years before the taakvelden too."""
+    return {(p, y, n): iv3.figures(db, p, y, n, as_of) for p in PARTIES for y in YEARS for n in PERIODS}
 
 
 def kept_rows(db: ReadDB) -> tuple[list[Any], ...]:
@@ -222,8 +224,13 @@ async def test_the_demo_answers_from_the_kept_sums_as_from_the_events(api: Api) 
         for year in range(min(years) - 1, max(years) + 2):
             for period in PERIODS:
                 params = {"party": party, "year": year, "period": period}
-                current = await api.get(admin, "/v1/iv3", **params)
-                assert current[0] == 200, current
-                assert current == await api.get(admin, "/v1/iv3", **params, asOf=AFTER_ALL), params
-                nonempty += bool(current[1]["data"]["lasten"] or current[1]["data"]["baten"])
-    assert nonempty > 50  # the comparison saw figures, not only empty years
+                status, current = await api.get(admin, "/v1/iv3", **params)
+                then_status, then = await api.get(admin, "/v1/iv3", **params, asOf=AFTER_ALL)
+                assert (status, then_status) == ((200, 200) if year >= 2018 else (status, status)), (current, params)
+                if status != 200:  # before the taakvelden (a gemeente's 2017 has them)
+                    assert current == then and current["type"].endswith("iv3-before-taakvelden"), (current, params)
+                    continue
+                del current["metadata"]["datum"], then["metadata"]["datum"]  # when each was made
+                assert current == then, params
+                nonempty += bool(current["data"]["lasten"] or current["data"]["baten"])
+    assert nonempty > 20  # the comparison saw figures, not only empty years
