@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import shutil
+import subprocess
 import uuid
 import zipfile
 from datetime import datetime
@@ -27,8 +30,8 @@ from ledger.config import Settings
 from ledger.events import PAYLOADS, parse_event
 from projections import queries
 from projections.db import ReadDB
-from tests.conftest import Api, assert_problem, event, register
-from tests.procs_ledger import cli
+from tests.conftest import Api, assert_problem, event, register, serve_demo
+from tests.procs_ledger import ROOT, cli, cli_env
 
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -401,3 +404,23 @@ def test_every_notation_of_an_amount_reads_back_as_its_cents(cents: int) -> None
         notations.append((f"{sign}{euros:,}".replace(",", "."), True))
     for text, dutch in notations:
         assert cents_of_text(text, dutch) == cents, text
+
+
+def test_the_readme_spreadsheet_examples_run_against_the_demo(tmp_path: Path) -> None:
+    """The README's "Spreadsheets in" commands as written, against `make run` in small:
+    the template's example row checked by a dry run, posted, and checked again by the CLI."""
+    if shutil.which("curl") is None or not (ROOT / ".venv/bin/ledger").exists():
+        pytest.skip("needs curl and the virtualenv's ledger command")
+    readme = (ROOT / "README.md").read_text().split("\n## Spreadsheets in\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
+    work = tmp_path / "work"  # kosten.csv is written here, not into the working tree
+    work.mkdir()
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    with serve_demo(tmp_path) as (served, _):
+        script = "set -eu\nTOKEN=$(.venv/bin/ledger token create --role gemeente --party GM0439)\n" + block
+        out = subprocess.run(["bash", "-c", script.replace("http://127.0.0.1:8080", served.base)], check=False,
+                             cwd=work, env=cli_env(served.db), capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert '"status":4' not in out.stdout and '"status":5' not in out.stdout, out.stdout
+        assert '"dryRun":true,"events":1,"wouldStore":1' in out.stdout and '"position"' in out.stdout
+        assert "all 1 events were stored before" not in out.stderr and "1 events pass the rules, 0 of them new" in out.stderr
