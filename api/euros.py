@@ -28,17 +28,15 @@ class NotAnAmount(ValueError):
 def cents_of_text(text: str, dutch: bool = False) -> int:
     """The cents of a euro amount written as text; `dutch`: the file is Excel-NL's."""
     compact = SPACES.sub("", text)
-    if compact.startswith("€"):
-        compact, dutch = compact[1:], True
+    if compact == "€-":
+        return 0  # the accounting format's zero
     negative = False
-    if compact.endswith("-") and len(compact) > 1:
+    if compact.endswith("-"):  # 22.616-, as a Dutch report prints a negative amount
         compact, negative, dutch = compact[:-1], True, True
-    elif compact[:1] in ("-", "+"):
+    elif compact.startswith(("-", "+")):
         compact, negative = compact[1:], compact[0] == "-"
-    if compact.startswith("€"):  # -€ 12,50
+    if compact.startswith("€"):  # € 1.234,56 and -€ 12,50
         compact, dutch = compact[1:], True
-    if compact in ("", "-") and text.strip() not in ("", "-", "+"):
-        return 0  # the accounting format's zero: € -
     magnitude = unsigned_decimal(compact, dutch)
     if magnitude is None:
         raise NotAnAmount("is not an amount in euros: write 1.234,56 or 1234.56")

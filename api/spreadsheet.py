@@ -259,7 +259,7 @@ def _data_field(heading: str, value: Any, fields: dict[str, str], dutch: bool) -
             raise ValueError(f"is in euros, but this event type has no field {base}Cents")
         cents = cents_of_number(value) if _is_number(value) else cents_of_text(str(value), dutch)
         return base + "Cents", cents
-    outer, dot, key = heading.partition(".")
+    outer, dot, _ = heading.partition(".")
     if dot and fields.get(outer) == "object":
         return heading, _value("number", value, dutch)
     if dot and fields.get(outer) == "array":
@@ -379,8 +379,8 @@ def _date(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = repr(value) if not isinstance(value, str) else repr(value if len(value) <= 40 else value[:40] + "...")
-    return text
+    """The cell as a refusal quotes it: a long text cut short."""
+    return repr(value[:40] + "..." if isinstance(value, str) and len(value) > 40 else value)
 
 
 # --- the fields of each event type ------------------------------------------------------
