@@ -19,9 +19,9 @@ The mapping's Wmo taakvelden 6.71a-d are 6.71 until 2022, 6.71a-d in 2023-2024 a
 6.711-6.714 from 2025 (CBS split 6.71 in 2023 and renumbered in 2025). Every other
 code the mapping uses is in every year's lists; the tests hold every code of every
 delivery to its year's lists. A line on a grey cell (`grijze_cellen`) moves: a Rijk
-baat (4.3.1) to 0.7, where the gemeentefonds' uitkeringen are reported (the taakvelden
-of the sociaal domein take no 4.3.1 since the participatiebudget went into the
-gemeentefonds in 2015); any other line to categorie 3.8 of its taakveld (a Wmo
+baat (4.3.1) to 0.7, where the gemeentefonds' uitkeringen are reported (6.4 and 6.5
+take no 4.3.1 in the files up to 2022: the participatiebudget went into the
+gemeentefonds in 2015; 2023's open the cell again); any other line to categorie 3.8 of its taakveld (a Wmo
 werkplekaanpassing: no 4.2 on 6.71). Should that be grey too, it is 0.8 Overige baten
 en lasten, 3.8 (never grey). Moved lines keep their cents: no amount is lost, and the
 tests require no amount in a grey cell.
