@@ -424,3 +424,38 @@ def test_the_readme_spreadsheet_examples_run_against_the_demo(tmp_path: Path) ->
         assert '"status":4' not in out.stdout and '"status":5' not in out.stdout, out.stdout
         assert '"dryRun":true,"events":1,"wouldStore":1' in out.stdout and '"position"' in out.stdout
         assert "all 1 events were stored before" not in out.stderr and "1 events pass the rules, 0 of them new" in out.stderr
+
+
+def test_a_dry_run_across_a_snapshot_leaves_the_cached_book_and_its_snapshots_as_they_were(store: str) -> None:
+    """A dry run that would take the book past a snapshot interval: no snapshot of the
+    state it decided, and the cached book evicted, so the real post after it decides on
+    the stored events alone (a reserve of 10,000 still has 10,000 to give)."""
+    from ledger.application import SNAPSHOT_INTERVAL, BatchRefused, Ledger
+    from ledger.book import Book
+
+    ledger = Ledger(store)
+
+    def parsed(*events: dict[str, Any]) -> list[Any]:
+        return [parse_event(e) for e in events]
+
+    ledger.post(parsed(event("PartyRegistered", {"name": "Purmerend", "kind": "gemeente"}, date="2014-01-01"),
+                       event("BudgetAllocated", {"budget": "participatiebudget", "source": "rijk", "amountCents": 10_000},
+                             date="2018-01-01"),
+                       event("ReserveEstablished", {"reserve": "participatie", "purpose": "tekorten",
+                                                    "openingBalanceCents": 10_000}, date="2018-01-01")), "admin:test")
+    book_id = Book.create_id("GM0439")
+    version = ledger.repository.get(book_id).version
+    fillers = [event("BudgetRevised", {"budget": "participatiebudget", "amountCents": 1}, date="2018-02-01")
+               for _ in range(SNAPSHOT_INTERVAL - 1 - version % SNAPSHOT_INTERVAL)]
+    ledger.post(parsed(*fillers), "admin:test")
+    snapshots = ledger.snapshots.get(book_id)  # type: ignore[union-attr]
+    withdraw = {"reserve": "participatie", "budget": "participatiebudget", "amountCents": 8_000}
+    dry = ledger.post(parsed(event("ReserveWithdrawn", withdraw, date="2018-06-01"),
+                             event("ReserveWithdrawn", {**withdraw, "amountCents": 1_000}, date="2018-06-02")),
+                      "admin:test", dry_run=True)
+    assert dry.dry_run and dry.created and dry.results == []
+    assert list(ledger.snapshots.get(book_id)) == list(snapshots)  # type: ignore[union-attr]
+    assert ledger.repository.get(book_id).version == SNAPSHOT_INTERVAL - 1
+    ledger.post(parsed(event("ReserveWithdrawn", withdraw, date="2018-07-01")), "admin:test")
+    with pytest.raises(BatchRefused):  # 2,000 left, as the stored events say
+        ledger.post(parsed(event("ReserveWithdrawn", {**withdraw, "amountCents": 3_000}, date="2018-08-01")), "admin:test")
