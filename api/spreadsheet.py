@@ -44,7 +44,7 @@ TRUE = frozenset({"ja", "true", "waar", "j", "x", "1"})
 FALSE = frozenset({"nee", "false", "onwaar", "n", "0"})
 WHOLE = re.compile(r"[+-]?\d{1,20}", re.ASCII)
 DUTCH_DATE = re.compile(r"(\d{1,2})-(\d{1,2})-(\d{4})", re.ASCII)  # 31-3-2018, as Excel-NL writes a date
-MAX_COLUMNS = 1000
+MAX_SHEET_ROWS = 1_048_576  # Excel's last row: a workbook naming a row beyond it is no sheet of Excel's
 MAX_UNPACKED = 256 * 1024 * 1024  # bytes a workbook may unpack to
 MAX_RATIO = 200  # how far one part of a workbook may unpack beyond its compressed size
 
@@ -141,7 +141,8 @@ def read_xlsx(body: bytes, max_rows: int) -> list[SheetRow]:
         raise _file_error("xlsx", f"the workbook cannot be read ({type(e).__name__}): save it again as .xlsx") from None
     try:
         sheet = book.worksheets[0]
-        return _rows(enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1), max_rows, dutch=False)
+        sheet.reset_dimensions()  # a row as long as its cells, not as the dimension the file claims
+        return _rows(enumerate(sheet.iter_rows(values_only=True), start=1), max_rows, dutch=False)
     except (SheetRefused, TooManyRows):
         raise
     except Exception as e:  # noqa: BLE001 - a part broken inside the workbook shows only as its rows are read
@@ -174,6 +175,8 @@ def _rows(numbered: Iterable[tuple[int, Iterable[Any]]], max_rows: int, dutch: b
     errors: list[CellError] = []
     out: list[SheetRow] = []
     for number, cells in rows:
+        if number > MAX_SHEET_ROWS:
+            raise _file_error("rows", f"the sheet goes beyond row {MAX_SHEET_ROWS}, Excel's last")
         values = [_blank_to_none(v) for v in cells]
         if all(v is None for v in values):
             continue  # Excel leaves empty rows (;;;;) at the end of a sheet

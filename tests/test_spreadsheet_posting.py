@@ -161,6 +161,20 @@ def _bomb() -> bytes:
     return out.getvalue()
 
 
+def _far_row() -> bytes:
+    """A workbook whose second row claims to be row 2,000,000,000 (read row by row, the
+    rows between would be read as empty ones)."""
+    parts = zipfile.ZipFile(io.BytesIO(xlsx_bytes([HEADER, [new_id()]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for part in parts.infolist():
+            data = parts.read(part.filename)
+            if part.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'r="2"', b'r="2000000000"').replace(b'r="A2"', b'r="A2000000000"')
+            z.writestr(part.filename, data)
+    return out.getvalue()
+
+
 HOSTILE: dict[str, tuple[bytes, str, str | None]] = {  # the body, its type, the column named (None: the file's)
     "formula": (csv_bytes(costs("=1+2")), CSV, "amount"),
     "formula-in-xlsx": (xlsx_bytes([HEADER[:4] + ["budget", "category", "amount"],
@@ -181,6 +195,7 @@ HOSTILE: dict[str, tuple[bytes, str, str | None]] = {  # the body, its type, the
     "nul-bytes": (b"id,type\r\n\0\0\0,x\r\n", CSV, None),
     "not-a-zip": (b"PK\x03\x04 this is no workbook", XLSX, None),
     "zip-bomb": (_bomb(), XLSX, None),
+    "a-row-beyond-excel": (_far_row(), XLSX, None),
     "unknown-charset": (csv_bytes(costs("1")), "text/csv; charset=x-klingon", None),
 }
 
@@ -331,7 +346,11 @@ def test_ledger_post_posts_a_file_and_a_dry_run_stores_nothing(store: str, tmp_p
         event("PartyRegistered", {"name": "Purmerend", "kind": "gemeente"}, date="2014-01-01"),
         event("BudgetAllocated", {"budget": "participatiebudget", "source": "rijk", "amountCents": 10_000_000},
               date="2018-01-01")]) + "\n")
+    checked = tmp_path / "register.json"
+    checked.write_text(orjson.dumps({"events": [orjson.loads(line) for line in registered.read_text().splitlines()]}).decode())
+    assert "dry run: all 2 events pass the rules, 2 of them new" in cli(store, "post", "--dry-run", str(checked)).stderr
     assert "stored" in cli(store, "post", str(registered), timeout=120).stderr
+    assert "all 2 events were stored before" in cli(store, "post", str(checked), timeout=120).stderr
     good = tmp_path / "kosten.csv"
     good.write_bytes(csv_bytes(costs(*["12,50"] * 600)))  # large enough for the progress bar
     out = cli(store, "post", "--dry-run", str(good), timeout=120)
