@@ -274,13 +274,16 @@ def _data_field(heading: str, value: Any, fields: dict[str, str], dutch: bool) -
 
 def _put(data: dict[str, Any], name: str, value: Any, heading: str, columns: dict[str, str]) -> None:
     outer, dot, key = name.partition(".")
-    if dot and isinstance(value, bool):  # members.GM0200: ja
+    nested = list if isinstance(value, bool) else dict  # members.GM0200: ja; weights.GM0200: 1,5
+    if dot and not isinstance(data.setdefault(outer, nested()), nested):
+        raise ValueError(f"gives {outer} a second time (the data column holds it too)")
+    if dot and isinstance(value, bool):
         if value:
-            data.setdefault(outer, []).append(key)
+            data[outer].append(key)
         columns.setdefault(f"data.{outer}", heading)
         return
     if dot:
-        data.setdefault(outer, {})[key] = value
+        data[outer][key] = value
         columns[f"data.{name}"] = heading
         columns.setdefault(f"data.{outer}", heading)
         return
