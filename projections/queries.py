@@ -289,8 +289,29 @@ def parties(db: ReadDB, *, parties: Scope, as_of: str | None = None) -> list[dic
         readable = years_of(parties, code)
         out.append({"code": code, "name": name, "kind": kind, "fundHolder": fund_holder, "cbsNumber": cbs_number,
                     "members": members,
-                    "years": [y for y in years(db, code, as_of) if covers(readable, y)]})
+                    "years": [y for y in years(db, code, as_of) if covers(readable, y)],
+                    "closedYears": [y for y in closed_years(db, code, as_of) if covers(readable, y)]})
     return out
+
+
+def closed_years(db: ReadDB, party: str, as_of: str | None = None) -> list[int]:
+    """The years a party has closed (at `as_of`): a YearClosed not undone by a later
+    YearReopened. Now from the pairs the projector keeps for Iv3 (projections/iv3_sums.py),
+    as of an instant from the log's closings and reopenings."""
+    with db.transaction() as cur:
+        if as_of is None:
+            rows = cur.execute("SELECT year FROM iv3_closed WHERE party = ?", (party,)).fetchall()
+            return sorted(int(y) for (y,) in rows)
+        where, params = recorded_by("recorded_at", as_of)
+        moves = cur.execute(
+            f"SELECT year, type FROM log_events WHERE party = ? AND type IN ('YearClosed', 'YearReopened'){where} "
+            "ORDER BY position",
+            [party, *params],
+        ).fetchall()
+    closed: dict[int, bool] = {}
+    for year, kind in moves:
+        closed[int(year)] = kind == "YearClosed"
+    return sorted(y for y, shut in closed.items() if shut)
 
 
 def years(db: ReadDB, party: str, as_of: str | None = None) -> list[int]:
