@@ -383,6 +383,9 @@ async def test_the_dutch_csv_of_the_events_posts_back_the_same_figures(api: Api,
     await allocate(api, gemeente)
     status, _, body = await post_file(api, gemeente, csv_bytes(costs("1.234,56", "0,01", "€ 99.999,99")))
     assert status == 201, body
+    guarded = event("CostBooked", {"budget": "participatiebudget", "category": "begeleiding", "amountCents": 7},
+                    date="2018-04-01", reference="-correctie; =SUM(A1), \"zie\" bijlage")  # the CSV guards it
+    assert (await api.post(gemeente, guarded))[0] == 201
     r = await api.client.get("/v1/events", params={"party": "GM0439"},
                              headers={"Authorization": f"Bearer {gemeente}", "Accept": "text/csv; dialect=nl"})
     text = (await r.read()).decode("utf-8-sig")
@@ -395,7 +398,9 @@ async def test_the_dutch_csv_of_the_events_posts_back_the_same_figures(api: Api,
     assert status == 201, answer
     original = (await api.get(gemeente, "/v1/balances", party="GM0439"))[1]["results"]
     posted = (await copy.get(copy.token("admin"), "/v1/balances", party="GM0439"))[1]["results"]
-    assert posted == original and await spent(copy, copy.token("admin")) == 123_456 + 1 + 9_999_999
+    assert posted == original and await spent(copy, copy.token("admin")) == 123_456 + 1 + 9_999_999 + 7
+    logged = (await copy.get(copy.token("admin"), "/v1/events", party="GM0439"))[1]["results"]
+    assert guarded["reference"] in {e.get("reference") for e in logged}
 
 
 # --- amounts ----------------------------------------------------------------------------------
