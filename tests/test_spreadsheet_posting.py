@@ -110,8 +110,7 @@ async def test_a_csv_posts_one_event_a_row(
     api: Api, gemeente: str, separator: str, encoding: str, newline: str, content_type: str
 ) -> None:
     await allocate(api, gemeente)
-    rows = costs("1.234,56", "22.616-" if separator == ";" else "-0.01", "€ 1.000", "1234.5")
-    rows[3][-1] = "€ 1.000" if separator == ";" else "1000"
+    rows = costs("1.234,56", "22.616-" if separator == ";" else "-0.01", "€ 1.000", "1234.5")  # € 1.000: Dutch anywhere
     status, _, body = await post_file(api, gemeente, csv_bytes(rows, separator, encoding, newline), content_type)
     # a negative cost is refused: take it out and post again
     assert status == 400 and {p["row"] for p in body["invalidParams"]} == {3}, body
@@ -316,8 +315,7 @@ async def test_every_event_type_has_a_template_whose_example_posts(api: Api) -> 
         else:
             text = body.decode("utf-8-sig")
             (header, example) = list(csv.reader(io.StringIO(text), delimiter=";" if "dialect" in accept else ","))
-        assert header[:6] == ("id", "type", "party", "effectiveDate", "year", "reference") or \
-            list(header[:6]) == ["id", "type", "party", "effectiveDate", "year", "reference"]
+        assert list(header[:6]) == ["id", "type", "party", "effectiveDate", "year", "reference"]
         assert example[1] == kind
         status, kind_, answer = await post_file(api, admin, body, XLSX if accept == XLSX else CSV)
         assert status == 201, (kind, answer)
