@@ -14,6 +14,8 @@ import uuid
 import zipfile
 from datetime import datetime
 from pathlib import Path
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -213,14 +215,24 @@ async def test_hostile_or_ambiguous_files_are_a_400_naming_the_cell(api: Api, ge
     assert await count(api, gemeente) == before
 
 
+@asynccontextmanager
+async def other_api(db: str, aiohttp_client: Any, **settings: Any) -> AsyncIterator[Api]:
+    """The API over `db` with other settings, as the `api` fixture serves it."""
+    client = await aiohttp_client(create_app(Settings(db=db, rate_limit=0, **settings)))
+    read = ReadDB(db)
+    try:
+        yield Api(client, db, TokenStore(read))
+    finally:
+        read.close()
+
+
 async def test_a_file_beyond_the_batch_or_body_limit_is_a_413(store: str, aiohttp_client: Any) -> None:
-    client = await aiohttp_client(create_app(Settings(db=store, rate_limit=0, max_batch=3, max_body=64 * 1024)))
-    api = Api(client, store, TokenStore(ReadDB(store)))
-    admin = api.token("admin")
-    for body, content_type in ((csv_bytes(costs("1", "2", "3", "4")), CSV), (xlsx_bytes(costs("1", "2", "3", "4")), XLSX),
-                               (csv_bytes(costs(*["1"] * 2000)), CSV)):
-        status, kind, problem = await post_file(api, admin, body, content_type)
-        assert_problem(status, kind, problem, 413)
+    async with other_api(store, aiohttp_client, max_batch=3, max_body=64 * 1024) as api:
+        admin = api.token("admin")
+        for body, content_type in ((csv_bytes(costs("1", "2", "3", "4")), CSV),
+                                   (xlsx_bytes(costs("1", "2", "3", "4")), XLSX), (csv_bytes(costs(*["1"] * 2000)), CSV)):
+            status, kind, problem = await post_file(api, admin, body, content_type)
+            assert_problem(status, kind, problem, 413)
 
 
 async def test_a_rule_broken_is_a_422_listing_the_rows(api: Api, gemeente: str) -> None:
@@ -390,15 +402,15 @@ async def test_the_dutch_csv_of_the_events_posts_back_the_same_figures(api: Api,
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     for row in rows[1:]:
         row[0] = new_id()
-    other = f"sqlite:///{tmp_path}/other.db"
-    copy = Api(await aiohttp_client(create_app(Settings(db=other, rate_limit=0))), other, TokenStore(ReadDB(other)))
-    status, _, answer = await post_file(copy, copy.token("admin"), csv_bytes(rows, encoding="utf-8-sig"))
-    assert status == 201, answer
-    original = (await api.get(gemeente, "/v1/balances", party="GM0439"))[1]["results"]
-    posted = (await copy.get(copy.token("admin"), "/v1/balances", party="GM0439"))[1]["results"]
-    assert posted == original and await spent(copy, copy.token("admin")) == 123_456 + 1 + 9_999_999 + 7
-    logged = (await copy.get(copy.token("admin"), "/v1/events", party="GM0439"))[1]["results"]
-    assert guarded["reference"] in {e.get("reference") for e in logged}
+    async with other_api(f"sqlite:///{tmp_path}/other.db", aiohttp_client) as copy:  # another ledger
+        admin = copy.token("admin")
+        status, _, answer = await post_file(copy, admin, csv_bytes(rows, encoding="utf-8-sig"))
+        assert status == 201, answer
+        original = (await api.get(gemeente, "/v1/balances", party="GM0439"))[1]["results"]
+        assert (await copy.get(admin, "/v1/balances", party="GM0439"))[1]["results"] == original
+        assert await spent(copy, admin) == 123_456 + 1 + 9_999_999 + 7
+        logged = (await copy.get(admin, "/v1/events", party="GM0439"))[1]["results"]
+        assert guarded["reference"] in {e.get("reference") for e in logged}
 
 
 # --- amounts ----------------------------------------------------------------------------------
