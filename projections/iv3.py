@@ -46,7 +46,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -135,7 +134,7 @@ def report(
         "boekjaar": year,
         "periode": period,
         "status": "Begroting" if period == BEGROTING else "Realisatie",
-        "datum": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "datum": _last_change(db, party, as_of),
         "details_openbaar": False,
         "financieel_pakket": AUTHOR,
         "export_software": SOFTWARE,
@@ -148,6 +147,16 @@ def report(
 
 # Schema-valid, and refused by CBS's intake (SF009: telefoon not filled) until configured.
 UNCONFIGURED_CONTACT = {"naam": "niet ingesteld", "email": "iv3-contact@example.org", "telefoon": ""}
+
+
+def _last_change(db: ReadDB, party: str, as_of: str | None) -> str:
+    """When the party's last event known at `as_of` was recorded, to the second (CBS's
+    `datum` takes no fraction): the moment the figures are as of. Not the clock's now, so
+    that the same log gives the same delivery (a rebuild, an asOf read, the kept sums)."""
+    where, known = recorded_by("recorded_at", as_of)
+    with db.transaction() as cur:
+        (last,) = cur.execute(f"SELECT MAX(recorded_at) FROM log_events WHERE party = ?{where}", [party, *known]).fetchone()
+    return f"{last[:19]}Z"
 
 
 def _cells(lines: Iterable[iv3.Line]) -> tuple[iv3.Line, ...]:

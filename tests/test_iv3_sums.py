@@ -230,7 +230,6 @@ async def test_the_demo_answers_from_the_kept_sums_as_from_the_events(api: Api) 
                 if status != 200:  # before the taakvelden (a gemeente's 2017 has them)
                     assert current == then and current["type"].endswith("iv3-before-taakvelden"), (current, params)
                     continue
-                del current["metadata"]["datum"], then["metadata"]["datum"]  # when each was made
                 assert current == then, params
                 nonempty += bool(current["data"]["lasten"] or current["data"]["baten"])
     assert nonempty > 20  # the comparison saw figures, not only empty years
