@@ -1,4 +1,4 @@
-"""The `ledger` command: serve, project, token, demo, rebuild, export, import, verify.
+"""The `ledger` command: serve, project, token, demo, post, rebuild, sisa, iv3, export, import, verify.
 
 The database is `--db URL` or LEDGER_DB (default sqlite:///./ledger.db).
 """
@@ -289,10 +289,102 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_post(args: argparse.Namespace) -> int:
+    """Post a file's events as one atomic batch, as the admin (api/file_posting.py); the
+    refused rows, each with its reason, and exit 1 if any is refused."""
+    from pathlib import Path
+
+    from api.file_posting import FileRefused, post_file, summary
+
+    settings = _settings(args)
+    ledger, _, projector = _open(settings)
+    try:
+        result, count = post_file(ledger, Path(args.file), settings.max_batch, args.dry_run)
+    except FileRefused as e:
+        print(f"ledger post: {e.summary}", *e.lines, sep="\n", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"ledger post: {e}", file=sys.stderr)
+        return 1
+    if not args.dry_run:
+        projector.catch_up()
+    print(summary(result, count), file=sys.stderr)
+    return 0
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     _, _, projector = _open(_settings(args))
     count = projector.rebuild(progress=not args.quiet)
     print(f"rebuilt the read model from {count} events", file=sys.stderr)
+    return 0
+
+
+def cmd_sisa(args: argparse.Namespace) -> int:
+    """Print a party's SiSa G2 indicators for a year as JSON (GET /v1/sisa), and with
+    --xlsx also write them as the spreadsheet the API serves."""
+    from api.openapi import table_columns
+    from api.render import xlsx_response
+    from ledger.application import rfc3339
+    from ledger.events import PARTY_CODE
+    from ledger.sisa import YearNotMapped
+    from projections import sisa
+    from projections.db import ReadDB
+
+    party = args.party
+    if not re.fullmatch(PARTY_CODE, party):
+        print(f"ledger sisa: --party {party!r} is not a party code such as GM0439", file=sys.stderr)
+        return 2
+    db = ReadDB(_settings(args).db)
+    try:
+        body = sisa.report(db, party, args.year, rfc3339(args.as_of) if args.as_of else None)
+    except YearNotMapped as e:
+        print(f"ledger sisa: {e}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    if body is None:
+        print(f"ledger sisa: {party} is not a registered party", file=sys.stderr)
+        return 1
+    if args.xlsx:
+        head = {k: body[k] for k in ("party", "year", "regeling", "part")}
+        rows = [{**head, **row} for row in body["indicators"]]
+        with open(args.xlsx, "wb") as out:
+            out.write(xlsx_response(rows, table_columns()["sisa"], "sisa").body)
+    print(orjson.dumps(body).decode())
+    return 0
+
+
+def cmd_iv3(args: argparse.Namespace) -> int:
+    """Print a party's Iv3 delivery for a year and period as JSON (GET /v1/iv3: what CBS
+    takes), and with --xlsx also write it in the sheets of CBS's Excel model."""
+    from api.iv3_sheets import workbook
+    from api.render import json_response
+    from ledger.application import rfc3339
+    from ledger.events import PARTY_CODE
+    from ledger.iv3_cbs import BeforeTaakvelden
+    from projections import iv3
+    from projections.db import ReadDB
+
+    if not re.fullmatch(PARTY_CODE, args.party):
+        print(f"ledger iv3: --party {args.party!r} is not a party code such as GM0439", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    db = ReadDB(settings.db)
+    try:
+        body = iv3.report(db, args.party, args.year, args.period, rfc3339(args.as_of) if args.as_of else None,
+                          settings.iv3_contact)
+    except (BeforeTaakvelden, iv3.NoCbsNumber) as e:
+        print(f"ledger iv3: {e}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    if body is None:
+        print(f"ledger iv3: {args.party} is not a registered party", file=sys.stderr)
+        return 1
+    if args.xlsx:
+        with open(args.xlsx, "wb") as out:
+            out.write(workbook(body))
+    print(json_response(body).body.decode())
     return 0
 
 
@@ -517,9 +609,27 @@ def parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=cmd_token_revoke)
 
     sub.add_parser("demo", help="load the example municipalities").set_defaults(func=cmd_demo)
+    post = sub.add_parser("post", help="post a .csv, .xlsx, .json or .ndjson file as one atomic batch, as the admin")
+    post.add_argument("file")
+    post.add_argument("--dry-run", action="store_true", help="check every row against the rules, store nothing")
+    post.set_defaults(func=cmd_post)
     rebuild = sub.add_parser("rebuild", help="rebuild every projection from the log")
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     rebuild.set_defaults(func=cmd_rebuild)
+    sisa = sub.add_parser("sisa", help="print a party's SiSa G2 indicators for a year as JSON")
+    sisa.add_argument("--party", required=True, help="the party code, e.g. GM0439")
+    sisa.add_argument("--year", required=True, type=int, help="the bijlage year (jaar T)")
+    sisa.add_argument("--as-of", type=_instant, metavar="INSTANT", help="as the ledger knew it at this RFC 3339 instant")
+    sisa.add_argument("--xlsx", metavar="FILE", help="also write the indicators as a spreadsheet")
+    sisa.set_defaults(func=cmd_sisa)
+    iv3 = sub.add_parser("iv3", help="print a party's Iv3 delivery (CBS's JSON) for a year and period")
+    iv3.add_argument("--party", required=True, help="the party code, e.g. GM0439")
+    iv3.add_argument("--year", required=True, type=int, help="the boekjaar")
+    iv3.add_argument("--period", type=int, choices=range(6), default=5,
+                     help="0 begroting, 1-4 the quarters (cumulative), 5 jaarrekening (default)")
+    iv3.add_argument("--as-of", type=_instant, metavar="INSTANT", help="as the ledger knew it at this RFC 3339 instant")
+    iv3.add_argument("--xlsx", metavar="FILE", help="also write it in the sheets lasten, baten, balans")
+    iv3.set_defaults(func=cmd_iv3)
     sub.add_parser("export", help="write the event log as NDJSON to stdout").set_defaults(func=cmd_export)
     imp = sub.add_parser("import", help="read an export into an empty ledger")
     imp.add_argument("file", nargs="?", default="-", help="NDJSON file (default: stdin)")

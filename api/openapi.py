@@ -292,19 +292,22 @@ def _schemas() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "index": {"type": "integer", "description": "Event index in the batch"},
-                        "name": {"type": "string"},
+                        "name": {"type": "string", "description": "The field; of a spreadsheet: 'row 3, amount'"},
                         "code": {"type": "string"},
                         "reason": {"type": "string"},
+                        "row": {"type": "integer", "description": "Of a spreadsheet: the row, the header being row 1"},
+                        "column": {"type": "string", "description": "Of a spreadsheet: the column's heading"},
                     },
                 },
             },
             "errors": {
                 "type": "array",
-                "description": "Each refused event of a batch, by index",
+                "description": "Each refused event of a batch, by index (and of a spreadsheet by row)",
                 "items": {
                     "type": "object",
                     "properties": {
                         "index": {"type": "integer"},
+                        "row": {"type": "integer", "description": "Of a spreadsheet: the row, the header being row 1"},
                         "rule": {"type": "string"},
                         "title": {"type": "string"},
                         "detail": {"type": "string"},
@@ -314,6 +317,12 @@ def _schemas() -> dict[str, Any]:
         },
     }
     schemas["Health"] = {"type": "object", "properties": {"status": {"type": "string"}}}
+    schemas["DryRun"] = _object(["dryRun", "events", "wouldStore", "alreadyStored"], {
+        "dryRun": {"type": "boolean", "const": True, "description": "Nothing was stored"},
+        "events": {"type": "integer", "description": "The events checked: every one passes the rules"},
+        "wouldStore": {"type": "integer", "description": "Of them, the new ones a post would store"},
+        "alreadyStored": {"type": "integer", "description": "Of them, the ones stored before, with the same content"},
+    }, "A dry run's answer: the batch as posted would be accepted")
     schemas.update(_organisation_schemas())
     schemas.update(_audit_schemas())
     return schemas
@@ -324,6 +333,15 @@ def _object(required: list[str], properties: dict[str, Any], description: str | 
     if description:
         out["description"] = description
     return out
+
+
+_THOUSANDS = {"type": "number", "description": "Thousands of euros, exact to the cent (5 decimals)"}
+_IV3_LINE = _object(["taakveld", "categorie", "bedrag"],
+                    {"taakveld": {"type": "string"}, "categorie": {"type": "string"}, "bedrag": _THOUSANDS})
+_IV3_BALANCE_LINE = _object(["balanscode", "categorie", "bedrag"],
+                            {"balanscode": {"type": "string"}, "categorie": {"type": "string"}, "bedrag": _THOUSANDS})
+_IV3_STAND = _object(["balanscode", "standper", "bedrag"],
+                     {"balanscode": {"type": "string"}, "standper": {"type": "string"}, "bedrag": _THOUSANDS})
 
 
 _SHARES = {
@@ -409,14 +427,17 @@ def _organisation_schemas() -> dict[str, Any]:
     policy = {"type": "string", "enum": ["solidariteit", "profijt"]}
     return {
         "Party": _object(
-            ["code", "name", "kind", "fundHolder", "members", "years"],
+            ["code", "name", "kind", "fundHolder", "cbsNumber", "members", "years", "closedYears"],
             {
                 "code": {"type": "string", "pattern": PARTY_CODE},
                 "name": {"type": "string"},
                 "kind": {"type": "string", "enum": ["gemeente", "organisation"]},
                 "fundHolder": {"type": ["string", "null"], "description": "An organisation's fund holder"},
+                "cbsNumber": {"type": ["string", "null"], "description": "CBS's overheidsnummer (registration, PartyUpdated)"},
                 "members": {"type": "array", "items": {"type": "string"}, "description": "An organisation's members (none for a gemeente)"},
                 "years": {"type": "array", "items": {"type": "integer"}, "description": "Years the party's events fall in"},
+                "closedYears": {"type": "array", "items": {"type": "integer"},
+                                "description": "Years closed (a YearClosed no later YearReopened undid)"},
             },
         ),
         "CostSplit": _object(
@@ -523,37 +544,82 @@ def _organisation_schemas() -> dict[str, Any]:
                 "recordedAt": {"type": "string", "format": "date-time"},
             },
         ),
-        "Iv3Line": _object(
-            ["taakveld", "categorie", "bedrag", "bedragDuizendEuro"],
+        "Iv3Row": _object(
+            ["taakveld", "balanscode", "categorie", "standper", "bedragCents"],
             {
-                "taakveld": {"type": "string", "description": "BBV taakveld, e.g. 6.3"},
-                "categorie": {"type": "string", "description": "Iv3 economische categorie, e.g. 4.1.1"},
-                "bedrag": _cents("The amount"),
-                "bedragDuizendEuro": {"type": "integer", "description": "In thousands of euros, rounded half away from zero"},
+                "taakveld": {"type": ["string", "null"], "description": "lasten, baten: the taakveld, e.g. 6.3"},
+                "balanscode": {"type": ["string", "null"], "description": "balans_*: the balance position, e.g. P112"},
+                "categorie": {"type": ["string", "null"], "description": "Iv3 economische categorie (none on a stand)"},
+                "standper": {"type": ["string", "null"], "description": "balans_standen: when, e.g. 1 januari, ultimo"},
+                "bedragCents": _cents("The line's bedrag in cents"),
             },
+            "One line of an Iv3 delivery as a table row (CSV, after its section `side`)",
         ),
         "Iv3": _object(
-            ["metadata", "data"],
+            ["metadata", "contact", "data"],
             {
                 "metadata": _object(
-                    ["overheidslaag", "overheidsnummer", "boekjaar", "periode", "status", "eenheid", "mappingVersion"],
+                    ["overheidslaag", "overheidsnummer", "overheidsnaam", "boekjaar", "periode", "status", "datum",
+                     "details_openbaar", "financieel_pakket", "export_software"],
                     {
                         "overheidslaag": {"type": "string", "enum": ["Gemeente", "GR"]},
-                        "overheidsnummer": {"type": "string", "description": "A gemeente's CBS number (0439); an organisation's code"},
+                        "overheidsnummer": {"type": "string", "description": "The party's cbsNumber; a gemeente's "
+                                            "defaults to its code's four digits (GM0439: 0439)"},
+                        "overheidsnaam": {"type": "string"},
                         "boekjaar": {"type": "integer"},
                         "periode": {"type": "integer", "minimum": 0, "maximum": 5},
-                        "status": {"type": "string", "enum": ["voorlopig", "definitief"],
-                                   "description": "definitief once the year is closed"},
-                        "eenheid": {"type": "string", "const": "eurocent", "description": "The unit of bedrag"},
-                        "mappingVersion": {"type": "string", "description": "The version of the event-to-Iv3 table"},
+                        "status": {"type": "string", "enum": ["Begroting", "Realisatie"],
+                                   "description": "Begroting for periode 0; whether the year is closed is in opmerkingen"},
+                        "datum": {"type": "string", "format": "date-time", "description": "When the last event it counts was recorded (to the second)"},
+                        "details_openbaar": {"type": "boolean"},
+                        "financieel_pakket": {"type": "string"},
+                        "export_software": {"type": "string", "description": "With the Iv3 mapping version"},
                     },
                 ),
-                "data": _object(["lasten", "baten"], {
-                    "lasten": {"type": "array", "items": _ref("Iv3Line")},
-                    "baten": {"type": "array", "items": _ref("Iv3Line")},
+                "contact": _object(["naam", "email", "telefoon"], {
+                    "naam": {"type": "string"}, "email": {"type": "string"}, "telefoon": {"type": "string"},
+                }, "LEDGER_IV3_CONTACT_NAME, _EMAIL, _PHONE (unset: a placeholder CBS refuses, and an opmerking)"),
+                "opmerkingen": {
+                    "type": "array",
+                    "items": _object(["tekst"], {"tekst": {"type": "string"}, "auteur": {"type": "string"}}),
+                    "description": "One 'key: value' each: eenheid (thousands of euros, exact to the cent), mapping "
+                                   "(the version of ledger/iv3.py's table), boekjaar (voorlopig, or definitief once "
+                                   "the year is closed), definities (a year after CBS's last file), contact (unset)",
+                },
+                "data": _object(["lasten", "baten", "balans_lasten", "balans_baten", "balans_standen"], {
+                    **{side: {"type": "array", "items": _IV3_LINE} for side in ("lasten", "baten")},
+                    **{side: {"type": "array", "items": _IV3_BALANCE_LINE} for side in ("balans_lasten", "balans_baten")},
+                    "balans_standen": {"type": "array", "items": _IV3_STAND},
                 }),
             },
-            "Iv3 figures in the CBS shape, mapped from the events by the table in ledger/iv3.py",
+            "An Iv3 delivery valid against CBS's data schema 2.1.1 (ledger/cbs/), mapped from the events by the "
+            "table in ledger/iv3.py and written per year by ledger/iv3_cbs.py. Every bedrag is in thousands of "
+            "euros, exact to the cent (1.23456 is EUR 1.234,56)",
+        ),
+        "SisaIndicator": _object(
+            ["code", "text", "valueCents", "missing"],
+            {
+                "code": {"type": ["string", "null"], "description": "The indicator's number in the bijlage, e.g. G2/01; "
+                         "null where the mapping could not confirm it (ledger/sisa.py): fill the column of this text"},
+                "text": {"type": "string", "description": "The indicator's text in the bijlage"},
+                "valueCents": {"type": ["integer", "null"], "description": "The amount (euro cents); null where the "
+                               "ledger does not hold it"},
+                "missing": {"type": ["string", "null"], "description": "Why the ledger cannot fill it (null when it can)"},
+            },
+        ),
+        "Sisa": _object(
+            ["party", "year", "regeling", "title", "part", "mappingVersion", "indicators"],
+            {
+                "party": {"type": "string"},
+                "year": {"type": "integer", "description": "The bijlage's year (jaar T), read by budget year"},
+                "regeling": {"type": "string", "const": "G2"},
+                "title": {"type": "string"},
+                "part": {"type": "string", "enum": ["gemeentedeel", "deel openbaar lichaam"],
+                         "description": "A gemeente's own bookings, or a shared organisation's"},
+                "mappingVersion": {"type": "string", "description": "The version of the event-to-SiSa table"},
+                "indicators": {"type": "array", "items": _ref("SisaIndicator")},
+            },
+            "SiSa G2 (Participatiewet) indicators, derived from the events by the table in ledger/sisa.py",
         ),
     }
 
@@ -578,7 +644,8 @@ def table_columns() -> dict[str, list[str]]:
         "trial-balance": members(schemas["AccountBalance"]),
         "kpis": members(schemas["Kpis"]["properties"]["placements"]["items"]),
         "cost-split": ["organisation", "year", "policy", *members(_SETTLED_SHARES["items"])],
-        "iv3": ["side", *members(schemas["Iv3Line"])],
+        "iv3": ["side", *members(schemas["Iv3Row"])],
+        "sisa": ["party", "year", "regeling", "part", *members(schemas["SisaIndicator"])],
     }
 
 
@@ -597,13 +664,27 @@ def _paths() -> dict[str, Any]:
                 "tags": ["events"],
                 "summary": "Post one event, or an atomic batch of events",
                 "description": "All events of a batch are stored, or none. Posting an id again with the same "
-                "content answers 200 with the original result; with different content, 409.",
+                "content answers 200 with the original result; with different content, 409. A spreadsheet "
+                "(text/csv, ';' or ',' separated, UTF-8 with or without BOM or Windows-1252; or XLSX) holds one "
+                "event a row: columns id, type, party, effectiveDate, year, reference, then data fields by name; "
+                "amountCents in cents or amount in euros (1.234,56, 22.616-, € - or 1234.56; at most two "
+                "decimals); a nested field as a column per key (weights.GM0200; members.GM0200 ja); an empty "
+                "cell is an absent field. Its refusals name the row (the header is row 1) and the column. "
+                "?dryRun=true checks every event against the rules as a post would and stores nothing.",
                 "security": secured,
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                    "oneOf": [_ref("Event"), _ref("EventBatch")]}}}},
+                "parameters": [_query("dryRun", "true: check every event as a post would, store nothing",
+                                      {"type": "boolean", "default": False})],
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": {"oneOf": [_ref("Event"), _ref("EventBatch")]}},
+                    CSV: {"schema": {"type": "string", "description": "One event a row under a header row "
+                                     "(GET /v1/templates/{type})"}},
+                    XLSX: {"schema": {"type": "string", "format": "binary",
+                                      "description": "The first sheet: one event a row under a header row"}},
+                }},
                 "responses": {
                     **_ok("Stored", _ref("AcceptedEvents"), status="201"),
-                    **_ok("Already stored: the original result", _ref("AcceptedEvents")),
+                    **_ok("Already stored: the original result; of a dry run: what a post would store",
+                          {"oneOf": [_ref("AcceptedEvents"), _ref("DryRun")]}),
                     **_errors("400", "401", "403", "409", "413", "422"),
                 },
             },
@@ -631,6 +712,23 @@ def _paths() -> dict[str, Any]:
                     **_errors("400", "401", "403"),
                 },
             },
+        },
+        "/v1/templates/{type}": {
+            "get": {
+                "operationId": "getTemplate",
+                "tags": ["events"],
+                "summary": "A spreadsheet to fill in for one event type: its header row and an example row",
+                "description": "The example row posts as it is once the examples before it (in the order of the "
+                "event types) have; a row of one's own needs an id of its own. CSV (also the Dutch CSV: "
+                "Accept: text/csv; dialect=nl) or XLSX, as Accept asks; CSV without.",
+                "security": secured,
+                "parameters": [{"name": "type", "in": "path", "required": True, "description": "An event type",
+                                "schema": {"type": "string", "enum": list(PAYLOADS)}}],
+                "responses": {
+                    "200": {"description": "The template", "headers": _STANDARD_HEADERS, "content": TABLE_CONTENT},
+                    **_errors("400", "401", "404"),
+                },
+            }
         },
         "/v1/events/{id}": {
             "get": {
@@ -732,12 +830,26 @@ def _organisation_paths(secured: list[dict[str, Any]]) -> dict[str, Any]:
             [_PARTY, _YEAR, _AS_OF, _PAGE, _PAGE_SIZE], _ok("Postings", _page_of("Posting"), csv=True), secured,
         ),
         "/v1/iv3": _read(
-            "getIv3", "iv3", "Iv3 lasten and baten per taakveld and categorie (CSV: one row per line, with its side)",
+            "getIv3", "iv3", "The Iv3 delivery as CBS takes it (data schema 2.1.1, that year's definities); "
+            "XLSX: the sheets lasten, baten and balans of CBS's Excel model; CSV: one row per line, with its "
+            "section as side (422 iv3-before-taakvelden before a year's taakvelden, cbs-number-missing for an "
+            "organisation without cbsNumber)",
             [_PARTY, required_year,
              _query("period", "0 begroting, 1-4 the quarters (cumulative), 5 jaarrekening",
                     {"type": "integer", "minimum": 0, "maximum": 5, "default": 5}),
              _AS_OF],
-            _ok("The Iv3 figures", _ref("Iv3"), csv=True), secured, ("400", "401", "403", "404"),
+            {**_ok("The Iv3 delivery", _ref("Iv3"), csv=True),
+             **_problem("422", "No delivery: a year before the taakvelden of its overheidslaag (Gemeente 2017, GR "
+                               "2018; iv3-before-taakvelden) or an organisation without cbsNumber (cbs-number-missing)")},
+            secured, ("400", "401", "403", "404"),
+        ),
+        "/v1/sisa": _read(
+            "getSisa", "sisa", "SiSa G2 indicators of the Participatiewet for a bijlage year "
+            "(422 sisa-year-not-mapped for a year the mapping lacks; CSV: one row per indicator)",
+            [_PARTY, required_year, _AS_OF],
+            {**_ok("The SiSa indicators", _ref("Sisa"), csv=True),
+             **_problem("422", "The mapping covers no bijlage of that year (sisa-year-not-mapped)")},
+            secured, ("400", "401", "403", "404"),
         ),
     }
 
@@ -797,7 +909,7 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
             "contact": contact,
         },
         "servers": [{"url": BASE, "description": "Version 1, on the host that serves this document"}],
-        "tags": [{"name": n} for n in ("service", "events", "parties", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3")],
+        "tags": [{"name": n} for n in ("service", "events", "parties", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3", "sisa")],
         "security": [{"bearerAuth": []}],
         "paths": _relative_to_server(_with_429_and_503(_paths())),
         "components": {

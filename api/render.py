@@ -42,7 +42,14 @@ DEFAULT_PAGE_SIZE = 100
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+    return web.Response(status=status, body=orjson.dumps(body, default=_exact), content_type="application/json")
+
+
+def _exact(value: Any) -> Any:
+    """A Decimal (the Iv3 delivery's thousands of euros) as a JSON number, digit for digit."""
+    if isinstance(value, Decimal):
+        return orjson.Fragment(f"{value:f}")
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 CSV = "text/csv"
@@ -65,7 +72,11 @@ def wants_table(request: web.Request) -> bool:
 def table_response(request: web.Request, rows: list[Mapping[str, Any]], name: str) -> web.Response:
     """`rows` as the spreadsheet or the CSV the request accepts (the spreadsheet if both),
     in the columns declared for the table `name` (TABLES), whatever members a row has."""
-    columns = request.app[TABLES][name]
+    return rows_response(request, rows, request.app[TABLES][name], name)
+
+
+def rows_response(request: web.Request, rows: list[Mapping[str, Any]], columns: list[str], name: str) -> web.Response:
+    """`rows` in `columns` as the spreadsheet, the Dutch CSV or the CSV the request accepts."""
     accept = request.headers.get("Accept", "")
     if XLSX in accept:
         return xlsx_response(rows, columns, name)

@@ -14,19 +14,20 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from api import state
+from api import iv3_sheets, state, templates, uploads
 from api.access import READ_ALL, authenticate, check_may_post, check_read, may_read, refused_posts
 from api.logs import PRINCIPAL_ID
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
-from api.render import int_param, json_response, page_of, table_response, wants_table, whole_number, window, window_of
+from api.render import int_param, json_response, page_of, rows_response, table_response, wants_table, whole_number, window, window_of
 from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
-from ledger import split
+from ledger import iv3_cbs, sisa, split
 from ledger.audit import MAX_POSITION, parse_anchor
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
 from ledger.events import CODE, PARTY_CODE, Event, InvalidEvent, InvalidParam, parse_event
 from projections import iv3 as iv3_report
 from projections import queries
+from projections import sisa as sisa_report
 from projections.db import ReadDB
 from projections.scope import Scope, Years, years_of
 
@@ -177,16 +178,32 @@ def _parse_batch(body: Any, max_batch: int) -> tuple[list[Event], bool]:
 async def post_events(request: web.Request) -> web.Response:
     principal = await principal_of(request)
     check_may_post(principal)
+    dry_run = bool_param(request, "dryRun")
+    max_batch = request.app[state.SETTINGS].max_batch
+    if request.content_type in uploads.SHEETS:
+        upload = await run(uploads.sheet_upload, request.content_type, request.charset, await request.read(), max_batch)
+    else:
+        upload = uploads.json_upload(await request.read())
     try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError as e:
-        raise bad_request(f"the body is not valid JSON: {e}", [{"name": "body", "code": "json", "reason": "not valid JSON"}]) from None
+        return await _post(request, principal, upload.body, dry_run)
+    except Problem as p:
+        raise upload.located(p) from None
+
+
+def bool_param(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "false")
+    if raw not in ("true", "false"):
+        raise bad_param(name, "must be true or false", "boolean")
+    return raw == "true"
+
+
+async def _post(request: web.Request, principal: Principal, body: Any, dry_run: bool) -> web.Response:
     events, _ = _parse_batch(body, request.app[state.SETTINGS].max_batch)
     refused = refused_posts(principal, events)
     if refused:
         raise forbidden(f"{len(refused)} of {len(events)} events may not be posted with this token", errors=refused)
     try:
-        result: PostResult = await request.app[state.WRITER].post(events, principal.name)
+        result: PostResult = await request.app[state.WRITER].post(events, principal.name, dry_run)
     except IdReused as e:
         raise Problem(
             409,
@@ -207,6 +224,9 @@ async def post_events(request: web.Request) -> web.Response:
                 for i, v in e.violations
             ],
         ) from None
+    if result.dry_run:
+        would = len(events) - len(result.results)
+        return json_response({"dryRun": True, "events": len(events), "wouldStore": would, "alreadyStored": len(result.results)})
     if not result.projected:  # not in its own transaction (the projector follows another process, or fell behind)
         request.app[state.PROJECTOR].wake()
         if not await request.app[state.ADVANCES].reached(result.last_position, request.app[state.SETTINGS].read_timeout):
@@ -220,6 +240,18 @@ async def post_events(request: web.Request) -> web.Response:
         },
         status=201 if result.created else 200,
     )
+
+
+@routes.get("/v1/templates/{type}")
+async def event_template(request: web.Request) -> web.Response:
+    """A spreadsheet to fill in for one event type: its header row and an example row."""
+    await principal_of(request)
+    kind = request.match_info["type"]
+    found = templates.template(kind)
+    if found is None:
+        raise not_found(f"no event type {kind}")
+    columns, example = found
+    return rows_response(request, [example], columns, kind)
 
 
 # --- reading ----------------------------------------------------------------------
@@ -496,16 +528,49 @@ async def trail(request: web.Request) -> web.Response:
 
 @routes.get("/v1/iv3")
 async def get_iv3(request: web.Request) -> web.Response:
-    """A party's Iv3 figures for a budget year and period (0 begroting, 1-4 the quarters
-    cumulative, 5 jaarrekening); CSV: one row per line, with its side."""
+    """A party's Iv3 delivery as CBS takes it for a budget year and period (0 begroting,
+    1-4 the quarters cumulative, 5 jaarrekening); the spreadsheet in the sheets of CBS's
+    Excel model; CSV: one row per line, with its section."""
     def figures(db: ReadDB, party: str, year: int, _: Years | None) -> dict[str, Any]:
         period = int_param(request, "period", iv3_report.JAARREKENING, 0, 5)
-        body = iv3_report.report(db, party, year, period, as_of_param(request))
+        try:
+            body = iv3_report.report(db, party, year, period, as_of_param(request), request.app[state.SETTINGS].iv3_contact)
+        except iv3_cbs.BeforeTaakvelden as e:
+            raise Problem(422, "iv3-before-taakvelden", "Iv3 before taakvelden", str(e), firstYear=e.first) from None
+        except iv3_report.NoCbsNumber as e:
+            raise Problem(422, "cbs-number-missing", "CBS number missing", str(e)) from None
         if body is None:
             raise not_found(f"{party} is not a registered party")
         return body
 
     body = await read_party(request, required_year, figures)
+    if iv3_sheets.XLSX in request.headers.get("Accept", ""):
+        name = f"iv3-{body['metadata']['overheidsnummer']}-{body['metadata']['boekjaar']}-{body['metadata']['periode']}"
+        return web.Response(body=await run(iv3_sheets.workbook, body), content_type=iv3_sheets.XLSX,
+                            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
     if wants_table(request):
-        return table_response(request, [{"side": side, **row} for side in ("lasten", "baten") for row in body["data"][side]], "iv3")
+        return table_response(request, iv3_report.rows(body), "iv3")
+    return json_response(body)
+
+
+# --- SiSa --------------------------------------------------------------------------
+
+
+@routes.get("/v1/sisa")
+async def get_sisa(request: web.Request) -> web.Response:
+    """A party's SiSa G2 indicators for a bijlage year (ledger/sisa.py); CSV: one row per
+    indicator, with the party, year, regeling and part."""
+    def indicators(db: ReadDB, party: str, year: int, _: Years | None) -> dict[str, Any]:
+        try:
+            body = sisa_report.report(db, party, year, as_of_param(request))
+        except sisa.YearNotMapped as e:
+            raise Problem(422, "sisa-year-not-mapped", "SiSa year not mapped", str(e)) from None
+        if body is None:
+            raise not_found(f"{party} is not a registered party")
+        return body
+
+    body = await read_party(request, required_year, indicators)
+    if wants_table(request):
+        head = {k: body[k] for k in ("party", "year", "regeling", "part")}
+        return table_response(request, [{**head, **row} for row in body["indicators"]], "sisa")
     return json_response(body)

@@ -14,6 +14,9 @@ LEDGER_RATE_LIMIT    requests a second one token may send on average, per API wo
 LEDGER_RATE_BURST    requests one token may send at once before the average applies (200)
 LEDGER_CONTACT_NAME, LEDGER_CONTACT_EMAIL, LEDGER_CONTACT_URL
                      the operator's contact in the OpenAPI document (placeholders until set)
+LEDGER_IV3_CONTACT_NAME, LEDGER_IV3_CONTACT_EMAIL, LEDGER_IV3_CONTACT_PHONE
+                     the contact of every Iv3 delivery (CBS's `contact`: naam, email, telefoon);
+                     unset (any of the three), a delivery says so and CBS would refuse it
 LEDGER_SNAPSHOT_KEY  a secret of at least 32 bytes, as hex, held outside the database: snapshots
                      of the books are then stored sealed with it, and only a proven one is used
                      (ledger/snapshots.py); unset, snapshots stay in each process's memory
@@ -45,6 +48,13 @@ def snapshot_key(text: str | None) -> bytes | None:
     return key
 
 
+def iv3_contact(env: dict[str, str]) -> dict[str, str] | None:
+    """CBS's `contact` of an Iv3 delivery from LEDGER_IV3_CONTACT_*, None unless all three are set."""
+    values = {key: env.get(f"LEDGER_IV3_CONTACT_{name}", "").strip()
+              for key, name in (("naam", "NAME"), ("email", "EMAIL"), ("telefoon", "PHONE"))}
+    return values if all(values.values()) else None
+
+
 @dataclass(frozen=True)
 class Settings:
     db: str = DEFAULT_DB
@@ -62,6 +72,7 @@ class Settings:
     contact_email: str = "operator@example.org"
     contact_url: str = "https://example.org/participatie-ledger"
     snapshot_key: bytes | None = field(default=None, repr=False)  # a secret: never in a repr or a log
+    iv3_contact: dict[str, str] | None = None  # naam, email, telefoon; None: not configured
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -82,6 +93,7 @@ class Settings:
             contact_email=env.get("LEDGER_CONTACT_EMAIL", cls.contact_email),
             contact_url=env.get("LEDGER_CONTACT_URL", cls.contact_url),
             snapshot_key=snapshot_key(env.get("LEDGER_SNAPSHOT_KEY")),
+            iv3_contact=iv3_contact(env),
         )
 
     def override(self, **values: Any) -> Settings:

@@ -33,6 +33,10 @@ LELYSTAD_COMPONENTS = {"a": "a-klassieke-doelgroep", "b": "b-nieuwe-doelgroep", 
 RWB = "RWB-STEDENDRIEHOEK"
 DRENTSCHE_AA = "DRENTSCHE-AA"
 ILLUSTRATIVE = "illustratief: dit bedrag staat niet in de bron"
+# The sources name no CBS number (overheidsnummer) of either GR: these are made up, in a
+# range no gemeente has, so an Iv3 delivery of the demo can be written and checked.
+RWB_CBS_NUMBER, DRENTSCHE_AA_CBS_NUMBER = "9801", "9802"
+_CBS_NUMBER_REF = "CBS-nummer illustratief: niet in de bron"
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,8 @@ def rwb() -> list[Batch]:
     members = [_registered(code, name, _RWB_REF) for code, name in src.RWB_MEMBERS.items()]
     organisation = _event("rwb/registered", "OrganisationRegistered", RWB, "2014-01-01",
                           {"name": "Regionaal Werkbedrijf Stedendriehoek en Noord-Veluwe",
-                           "members": list(src.RWB_MEMBERS), "fundHolder": src.RWB_FUND_HOLDER}, _RWB_REF)
+                           "members": list(src.RWB_MEMBERS), "fundHolder": src.RWB_FUND_HOLDER,
+                           "cbsNumber": RWB_CBS_NUMBER}, f"{_RWB_REF}; {_CBS_NUMBER_REF}")
     tranches = [
         _event(f"rwb/rijk/{year}", "BudgetAllocated", src.RWB_FUND_HOLDER, f"{year}-07-01",
                {"budget": "rwb-opstartmiddelen", "source": "rijk", "amountCents": cents},
@@ -223,7 +228,8 @@ _DRENTSCHE_AA_REF = "Businesscase Drentsche Aa (Alescon en ISD-AAT), 2015"
 def drentsche_aa() -> list[Batch]:
     members = [_registered(code, name, _DRENTSCHE_AA_REF) for code, name in src.DRENTSCHE_AA_MEMBERS.items()]
     organisation = _event("drentsche-aa/registered", "OrganisationRegistered", DRENTSCHE_AA, "2014-01-01",
-                          {"name": "Drentsche Aa", "members": list(src.DRENTSCHE_AA_MEMBERS)}, _DRENTSCHE_AA_REF)
+                          {"name": "Drentsche Aa", "members": list(src.DRENTSCHE_AA_MEMBERS),
+                           "cbsNumber": DRENTSCHE_AA_CBS_NUMBER}, f"{_DRENTSCHE_AA_REF}; {_CBS_NUMBER_REF}")
     key = _event("drentsche-aa/key/2015", "AllocationKeySet", DRENTSCHE_AA, "2015-01-01",
                  {"basis": "inwoners", "weights": src.DRENTSCHE_AA_INWONERS, "policy": "profijt"},
                  f"Profijtbeginsel in plaats van solidariteit (L1936-1944); inwoners {ILLUSTRATIVE}")

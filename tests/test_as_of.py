@@ -173,8 +173,8 @@ GEMEENTE_READS = [
 
 # The Iv3 read (being added alongside): read with the rest wherever the app serves it.
 IV3 = "/v1/iv3"
-IV3_READS = [read(IV3, party=P, year=2016, period=5), read(IV3, party=P, year=2016, period=4),
-             read(IV3, CSV, party=P, year=2016, period=5)]
+IV3_READS = [read(IV3, party=P, year=2019, period=5), read(IV3, party=P, year=2019, period=4),
+             read(IV3, CSV, party=P, year=2019, period=5)]  # 2019: 2016 has no taakvelden (a 422)
 
 
 def with_iv3(api: Api, reads: list[Read]) -> list[Read]:

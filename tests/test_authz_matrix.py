@@ -25,7 +25,7 @@ ORG, OTHER_ORG = "WERKBEDRIJF-WATERLAND", "WERKBEDRIJF-ZAAN"
 GEMEENTEN, ORGANISATIONS = (MEMBER, FORMER, OUTSIDER), (ORG, OTHER_ORG)
 IN, SINCE = 2015, 2019  # FORMER leaves ORG on 2016-07-01: a member in 2015, not in 2019
 MEMBERS = {ORG: {MEMBER: None, FORMER: {2014, 2015, 2016}}, OTHER_ORG: {OUTSIDER: None}}
-ONE_PARTY = {"/winst", "/kpis", "/journal", "/iv3"}  # without ?party= the token's own; a token of no party must name one
+ONE_PARTY = {"/winst", "/kpis", "/journal", "/iv3", "/sisa"}  # without ?party= the token's own; a token of no party must name one
 NDJSON = "application/x-ndjson"
 
 
@@ -93,7 +93,7 @@ class Case:
 
     def url(self, ids: dict[tuple[str, int], str]) -> str:
         names = {"party": self.target, "code": self.target, "year": self.year, "budget": "participatiebudget",
-                 "reserve": "participatie",
+                 "reserve": "participatie", "type": "CostBooked",
                  "id": ids.get((self.target or "", self.year or IN))}
         return "/v1" + self.path.format(**names)
 
@@ -123,6 +123,16 @@ def cases(doc: dict[str, Any]) -> Iterator[Case]:
 
 
 def expected(case: Case, who: Principal) -> int:
+    status = _access(case, who)
+    # IN and SINCE are years the SiSa mapping lacks (ledger/sisa.py): refused once read
+    if status == 200 and case.path == "/iv3":
+        # IN is before the taakvelden (iv3-before-taakvelden); the organisations have no
+        # cbsNumber (cbs-number-missing): read, and refused by a rule
+        return 422 if case.year == IN or (case.target or who.party) in ORGANISATIONS else status
+    return 422 if status == 200 and case.path == "/sisa" else status
+
+
+def _access(case: Case, who: Principal) -> int:
     if case.path == "/audit/verify":
         return 200 if who.role in ("admin", "auditor") else 403
     if case.target is None:
@@ -190,7 +200,7 @@ async def test_every_secured_route_is_a_401_without_a_valid_token(api: Api) -> N
             if not isinstance(op, dict) or not op.get("security", True):
                 continue
             url = "/v1" + path.format(party=MEMBER, code=ORG, year=IN, budget="participatiebudget", reserve="participatie",
-                                       id=ids[(MEMBER, IN)])
+                                       type="CostBooked", id=ids[(MEMBER, IN)])
             for headers in ({}, {"Authorization": "Bearer plg_" + "x" * 43}, {"Authorization": "Basic eDp4"}):
                 r = await api.client.request(method, url, headers=headers, json={} if method == "post" else None)
                 if r.status != 401 or not r.headers["Content-Type"].startswith("application/problem+json"):

@@ -478,7 +478,7 @@ def test_the_werkbedrijf_commitment_of_2015_as_a_table_both_downloadable(demo_se
     shown = amount(browser, '#budgetten tr[data-budget="werkbedrijf"][data-sub="monitoring-banen"] [data-veld="verplicht"]')
     assert shown == line["committedCents"] >= 1_000_000
     # Not closed: the Iv3 report's status (the year's, not the begroting's) says so in words.
-    assert demo_server.get("/v1/iv3", party="RWB-STEDENDRIEHOEK", year=2015)["metadata"]["status"] == "voorlopig"
+    assert 2015 not in demo_server.get("/v1/parties", party="RWB-STEDENDRIEHOEK")["results"][0]["closedYears"]
     assert browser.find_element(By.ID, "jaarstatus").get_attribute("data-status") == "open"
     assert "nog niet afgesloten" in text("#jaarstatus") and text("#jaarstatus").startswith("open")
     no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
@@ -525,7 +525,7 @@ def test_a_closed_year_says_so_and_a_reopened_one_is_open_again(tmp_path_factory
 
     with serve_demo(tmp_path_factory.mktemp("closed")) as (served, _):
         post(served, event("YearClosed", {}, party="RWB-STEDENDRIEHOEK", date="2015-12-31"))
-        assert served.get("/v1/iv3", party="RWB-STEDENDRIEHOEK", year=2015)["metadata"]["status"] == "definitief"
+        assert 2015 in served.get("/v1/parties", party="RWB-STEDENDRIEHOEK")["results"][0]["closedYears"]
         sign_in(browser, served)
         choose(browser, "RWB-STEDENDRIEHOEK", 2015)
         status = browser.find_element(By.ID, "jaarstatus")
@@ -536,7 +536,7 @@ def test_a_closed_year_says_so_and_a_reopened_one_is_open_again(tmp_path_factory
 
         post(served, event("YearReopened", {}, party="RWB-STEDENDRIEHOEK", date="2016-03-01", year=2015,
                            reference="Illustratief: jaarrekening 2015 heropend op verzoek van de accountant"))
-        assert served.get("/v1/iv3", party="RWB-STEDENDRIEHOEK", year=2015)["metadata"]["status"] == "voorlopig"
+        assert 2015 not in served.get("/v1/parties", party="RWB-STEDENDRIEHOEK")["results"][0]["closedYears"]
         choose(browser, "RWB-STEDENDRIEHOEK", 2015)
         assert status.get_attribute("data-status") == "open" and "nog niet afgesloten" in status.text
 

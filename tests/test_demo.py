@@ -174,7 +174,7 @@ def test_the_readme_budget_cycle_examples_run_against_the_demo(tmp_path: Path) -
         # The Werkbedrijf's campaign used up its order and no more; Purmerend 2014 reopened and closed again.
         assert '"commitmentId":"RWB-2015-campagne","budget":"werkbedrijf","subBudget":"communicatie",' \
                '"category":"communicatie","registeredCents":1000000,"usedCents":1000000' in out.stdout
-        assert '"status":"voorlopig"' in out.stdout and out.stdout.count("closed GM0439 2014 at position") == 2
+        assert '"closedYears":[]' in out.stdout and out.stdout.count("closed GM0439 2014 at position") == 2
         assert "until reopened at position" in out.stdout
 
 
@@ -199,9 +199,11 @@ async def test_parties_are_what_the_token_may_read_with_the_years_of_their_figur
     everyone = {p["code"]: p for p in await results(api, admin, "/v1/parties", pageSize=1000)}
     assert len(everyone) == 1 + 1 + len(src.RWB_MEMBERS) + 1 + len(src.DRENTSCHE_AA_MEMBERS) + 1
     assert everyone["GM0439"] == {"code": "GM0439", "name": "Purmerend", "kind": "gemeente", "fundHolder": None,
-                                  "members": [], "years": [2014, 2015, 2016, 2017, 2018]}
+                                  "cbsNumber": None, "members": [], "years": [2014, 2015, 2016, 2017, 2018],
+                                  "closedYears": []}
     rwb = everyone[demo.RWB]
     assert (rwb["kind"], rwb["fundHolder"], rwb["members"]) == ("organisation", "GM0200", sorted(src.RWB_MEMBERS))
+    assert rwb["cbsNumber"] == demo.RWB_CBS_NUMBER  # made up: the sources name none (ledger/demo.py)
     assert everyone["GM0200"]["years"] == [2014, 2015, 2016]  # Apeldoorn's registration and the Rijk's tranches
     # A gemeente reads itself and the organisation it is a member of; a controller its own party.
     assen = api.token("gemeente", "GM0106")
@@ -215,10 +217,10 @@ async def test_parties_are_what_the_token_may_read_with_the_years_of_their_figur
     r = await api.client.get("/v1/parties", headers={"Authorization": f"Bearer {apeldoorn}", "Accept": "text/csv"})
     assert r.status == 200
     assert (await r.text()).splitlines() == [
-        "code,name,kind,fundHolder,members,years",
-        "GM0200,Apeldoorn,gemeente,,[],\"[2014,2015,2016]\"",
-        f"{demo.RWB},Regionaal Werkbedrijf Stedendriehoek en Noord-Veluwe,organisation,GM0200,"
-        + '"' + str(sorted(src.RWB_MEMBERS)).replace("'", '""').replace(" ", "") + '",\"[2014,2015]\"',
+        "code,name,kind,fundHolder,cbsNumber,members,years,closedYears",
+        "GM0200,Apeldoorn,gemeente,,,[],\"[2014,2015,2016]\",[]",
+        f"{demo.RWB},Regionaal Werkbedrijf Stedendriehoek en Noord-Veluwe,organisation,GM0200,{demo.RWB_CBS_NUMBER},"
+        + '"' + str(sorted(src.RWB_MEMBERS)).replace("'", '""').replace(" ", "") + '",\"[2014,2015]\",[]',
     ]
     # As the ledger knew it before anything was posted: nobody.
     assert await results(api, admin, "/v1/parties", asOf="2000-01-01T00:00:00Z") == []

@@ -43,7 +43,7 @@ READS = [
     ("/v1/kpis", {"party": MEMBER, "year": "2015"}),
     ("/v1/winst", {"party": MEMBER, "year": "2015"}),
     (f"/v1/balances/{MEMBER}/2015/participatiebudget/trail", {}),
-    ("/v1/iv3", {"party": MEMBER, "year": "2015"}),
+    ("/v1/iv3", {"party": MEMBER, "year": "2017"}),  # the first year with taakvelden
     ("/v1/events", {"party": MEMBER}),
     ("/v1/journal", {"party": MEMBER}),
     ("/v1/trial-balance", {"party": MEMBER}),

@@ -219,17 +219,18 @@ async function showCommitments(party, year, current) {
 // --- the year's status: closed or still open -------------------------------------------------
 
 /**
- * Whether the chosen budget year is closed, as the Iv3 report's `metadata.status` says:
- * "definitief" while a YearClosed stands (none or no later YearReopened undid it), else
- * "voorlopig" (projections/iv3.py; a current report reads the sums the projector keeps, a
- * few rows). Not the balance rows' `status`: that is the begroting's (voorlopig while a
- * line's latest allocation is a concept) and says nothing of the year being closed.
+ * Whether the chosen budget year is closed, as the party read's `closedYears` says: while
+ * a YearClosed stands (none or no later YearReopened undid it; projections/queries.py, from
+ * the pairs the projector keeps, a few rows). Not the balance rows' `status`: that is the
+ * begroting's (voorlopig while a line's latest allocation is a concept) and says nothing
+ * of the year being closed.
  */
 async function showYearStatus(party, year, current) {
   const box = $("#jaarstatus");
   let status;
   try {
-    status = (await request("/v1/iv3", { party, year })).metadata.status;
+    const [row] = (await request("/v1/parties", { party })).results;
+    status = row && row.closedYears.includes(Number(year)) ? "definitief" : "voorlopig";
   } catch (error) {
     if (!current()) return;
     box.dataset.status = "";
