@@ -252,13 +252,14 @@ def every_read(history: History) -> dict[str, list[Read]]:
             read(trail_2019, pageSize=1000, **as_of), read(trail_2018, CSV, asOf=first),
         ],
         "/v1/audit/verify": [read("/v1/audit/verify")],
-        # (Iv3 is being added alongside this test: its reads count once the route is served.)
         "/v1/iv3": [
             *[read("/v1/iv3", party=P, year=2019, period=period) for period in range(6)],
-            read("/v1/iv3", party=P, year=2018), read("/v1/iv3", party=DRENTSCHE_AA, year=2016),
+            read("/v1/iv3", party=P, year=2018), read("/v1/iv3", party=P, year=2017),
             read("/v1/iv3", party=LELYSTAD, year=2017, period=0), read("/v1/iv3", CSV, party=P, year=2019),
             read("/v1/iv3", party=P, year=2019, period=5, **as_of),
         ],
+        "/v1/sisa": [read("/v1/sisa", party=P, year=2018), read("/v1/sisa", CSV, party=P, year=2018)],
+        "/v1/templates/{type}": [read("/v1/templates/CostBooked"), read("/v1/templates/CostBooked", CSV)],
     }
     return reads
 
