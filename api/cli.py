@@ -319,37 +319,55 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+class Refused(Exception):
+    """A command that cannot answer: `main` prints the one line that says why and exits
+    with `code` (2 for a malformed argument, 1 for what the ledger refuses)."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def _party_report(args: argparse.Namespace, report: Any, refusals: tuple[type[Exception], ...]) -> Any:
+    """`report(db, settings)` of the read model for `--party`; `Refused` for a malformed
+    party code, an unregistered party or one of `refusals` (what the route answers with
+    a 422)."""
+    from ledger.events import PARTY_CODE
+    from projections.db import ReadDB
+
+    if not re.fullmatch(PARTY_CODE, args.party):
+        raise Refused(f"--party {args.party!r} is not a party code such as GM0439", 2)
+    settings = _settings(args)
+    db = ReadDB(settings.db)
+    try:
+        body = report(db, settings)
+    except refusals as e:
+        raise Refused(str(e)) from None
+    finally:
+        db.close()
+    if body is None:
+        raise Refused(f"{args.party} is not a registered party")
+    return body
+
+
+def _as_of(args: argparse.Namespace) -> str | None:
+    from ledger.application import rfc3339
+
+    return rfc3339(args.as_of) if args.as_of else None
+
+
 def cmd_sisa(args: argparse.Namespace) -> int:
     """Print a party's SiSa G2 indicators for a year as JSON (GET /v1/sisa), and with
     --xlsx also write them as the spreadsheet the API serves."""
     from api.openapi import table_columns
     from api.render import xlsx_response
-    from ledger.application import rfc3339
-    from ledger.events import PARTY_CODE
     from ledger.sisa import YearNotMapped
     from projections import sisa
-    from projections.db import ReadDB
 
-    party = args.party
-    if not re.fullmatch(PARTY_CODE, party):
-        print(f"ledger sisa: --party {party!r} is not a party code such as GM0439", file=sys.stderr)
-        return 2
-    db = ReadDB(_settings(args).db)
-    try:
-        body = sisa.report(db, party, args.year, rfc3339(args.as_of) if args.as_of else None)
-    except YearNotMapped as e:
-        print(f"ledger sisa: {e}", file=sys.stderr)
-        return 1
-    finally:
-        db.close()
-    if body is None:
-        print(f"ledger sisa: {party} is not a registered party", file=sys.stderr)
-        return 1
+    body = _party_report(args, lambda db, _: sisa.report(db, args.party, args.year, _as_of(args)), (YearNotMapped,))
     if args.xlsx:
-        head = {k: body[k] for k in ("party", "year", "regeling", "part")}
-        rows = [{**head, **row} for row in body["indicators"]]
         with open(args.xlsx, "wb") as out:
-            out.write(xlsx_response(rows, table_columns()["sisa"], "sisa").body)
+            out.write(xlsx_response(sisa.rows(body), table_columns()["sisa"], "sisa").body)
     print(orjson.dumps(body).decode())
     return 0
 
@@ -359,28 +377,14 @@ def cmd_iv3(args: argparse.Namespace) -> int:
     takes), and with --xlsx also write it in the sheets of CBS's Excel model."""
     from api.iv3_sheets import workbook
     from api.render import json_response
-    from ledger.application import rfc3339
-    from ledger.events import PARTY_CODE
     from ledger.iv3_cbs import BeforeTaakvelden
     from projections import iv3
-    from projections.db import ReadDB
 
-    if not re.fullmatch(PARTY_CODE, args.party):
-        print(f"ledger iv3: --party {args.party!r} is not a party code such as GM0439", file=sys.stderr)
-        return 2
-    settings = _settings(args)
-    db = ReadDB(settings.db)
-    try:
-        body = iv3.report(db, args.party, args.year, args.period, rfc3339(args.as_of) if args.as_of else None,
-                          settings.iv3_contact)
-    except (BeforeTaakvelden, iv3.NoCbsNumber) as e:
-        print(f"ledger iv3: {e}", file=sys.stderr)
-        return 1
-    finally:
-        db.close()
-    if body is None:
-        print(f"ledger iv3: {args.party} is not a registered party", file=sys.stderr)
-        return 1
+    body = _party_report(
+        args,
+        lambda db, settings: iv3.report(db, args.party, args.year, args.period, _as_of(args), settings.iv3_contact),
+        (BeforeTaakvelden, iv3.NoCbsNumber),
+    )
     if args.xlsx:
         with open(args.xlsx, "wb") as out:
             out.write(workbook(body))
@@ -656,6 +660,9 @@ def main(argv: list[str] | None = None) -> int:
     except LogDamaged as e:  # rows deleted or moved behind the ledger's back
         print(f"ledger {args.command}: the log is damaged: {e}", file=sys.stderr)
         return 1
+    except Refused as e:
+        print(f"ledger {args.command}: {e}", file=sys.stderr)
+        return e.code
 
 
 if __name__ == "__main__":

@@ -571,6 +571,5 @@ async def get_sisa(request: web.Request) -> web.Response:
 
     body = await read_party(request, required_year, indicators)
     if wants_table(request):
-        head = {k: body[k] for k in ("party", "year", "regeling", "part")}
-        return table_response(request, [{**head, **row} for row in body["indicators"]], "sisa")
+        return table_response(request, sisa_report.rows(body), "sisa")
     return json_response(body)

@@ -61,3 +61,10 @@ def _sums(db: ReadDB, party: str, year: int, as_of: str | None) -> dict[str, int
         for measure, cents in sisa.amounts(entry, entry.get("derived")).items():
             sums[measure] += cents
     return sums
+
+
+def rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A report as one table row per indicator, each with the party, year, regeling and
+    part it belongs to: the CSV and spreadsheet of /v1/sisa and `ledger sisa --xlsx`."""
+    head = {k: body[k] for k in ("party", "year", "regeling", "part")}
+    return [{**head, **row} for row in body["indicators"]]
