@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestClient
 
 from api.app import create_app
 from api.tokens import TokenStore
+from ledger import demo
 from ledger.config import Settings
 from projections.db import ReadDB
 from tests.procs_ledger import Proc, cli, free_port, readyz, token
@@ -172,6 +173,15 @@ def assert_problem(status: int, content_type: str, body: dict[str, Any], expecte
     assert status == expected, body
     assert content_type.startswith("application/problem+json")
     assert body["status"] == expected and body["title"] and body["detail"]
+
+
+async def load_demo(api: Api) -> str:
+    """Post the demo's batches as an admin, as `ledger demo` stores them; the admin token."""
+    admin = api.token("admin")
+    for batch in demo.batches():
+        status, body = await api.post(admin, {"events": batch.events})
+        assert status == 201, (batch.title, body)
+    return admin
 
 
 async def register(api: Api, admin: str, *codes: str) -> None:

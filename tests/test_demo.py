@@ -15,16 +15,8 @@ import pytest
 
 from ledger import demo
 from ledger import sources as src
-from tests.conftest import Api, serve_demo
+from tests.conftest import Api, load_demo, serve_demo
 from tests.procs_ledger import ROOT, cli_env
-
-
-async def load(api: Api) -> str:
-    admin = api.token("admin")
-    for batch in demo.batches():
-        status, body = await api.post(admin, {"events": batch.events})
-        assert status == 201, (batch.title, body)
-    return admin
 
 
 async def results(api: Api, token: str, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -40,7 +32,7 @@ async def total_row(api: Api, token: str, party: str, year: int, budget: str) ->
 
 
 async def test_the_demo_answers_the_published_figures(api: Api) -> None:
-    admin = await load(api)
+    admin = await load_demo(api)
     # Purmerend (seed 002): the 2018 deficit "22.616–", and the reserve empty after 2018.
     assert (await total_row(api, admin, "GM0439", 2018, "participatiebudget"))["saldoCents"] == -2_261_600
     (reserve,) = await results(api, admin, "/v1/reserves", party="GM0439", year=2018)
@@ -185,7 +177,7 @@ def test_the_illustrative_usage_adds_up_to_the_published_headcounts() -> None:
 
 
 async def test_loading_the_demo_again_stores_nothing(api: Api) -> None:
-    admin = await load(api)
+    admin = await load_demo(api)
     status, before = await api.get(admin, "/v1/events", limit=1)
     for batch in demo.batches():
         status, body = await api.post(admin, {"events": batch.events})
@@ -195,7 +187,7 @@ async def test_loading_the_demo_again_stores_nothing(api: Api) -> None:
 
 
 async def test_parties_are_what_the_token_may_read_with_the_years_of_their_figures(api: Api) -> None:
-    admin = await load(api)
+    admin = await load_demo(api)
     everyone = {p["code"]: p for p in await results(api, admin, "/v1/parties", pageSize=1000)}
     assert len(everyone) == 1 + 1 + len(src.RWB_MEMBERS) + 1 + len(src.DRENTSCHE_AA_MEMBERS) + 1
     assert everyone["GM0439"] == {"code": "GM0439", "name": "Purmerend", "kind": "gemeente", "fundHolder": None,

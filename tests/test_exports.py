@@ -24,7 +24,7 @@ from api.openapi import table_columns
 from api.render import DUTCH_CSV as DUTCH, XLSX
 from ledger import demo
 from projections.db import ReadDB
-from tests.conftest import Api, event
+from tests.conftest import Api, event, load_demo
 
 LISTS = [
     ("/v1/balances", {"party": "GM0439", "year": "2015"}),
@@ -166,10 +166,7 @@ def _json_rows(table: str, body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_every_table_has_its_declared_columns_and_every_member_of_its_rows(api: Api) -> None:
-    admin = api.token("admin")
-    for batch in demo.batches():
-        status, body = await api.post(admin, {"events": batch.events})
-        assert status == 201, (batch.title, body)
+    admin = await load_demo(api)
     assert {table for *_, table in DEMO_TABLES} == set(COLUMNS)
     for path, params, table in DEMO_TABLES:
         status, body = await api.get(admin, path, **params)
@@ -286,9 +283,7 @@ async def test_the_dutch_csv_has_the_rows_of_the_csv_in_euros_with_a_decimal_com
 
 
 async def test_the_dutch_csv_of_the_purmerend_deficit(api: Api) -> None:
-    admin = api.token("admin")
-    for batch in demo.batches():
-        assert (await api.post(admin, {"events": batch.events}))[0] == 201
+    admin = await load_demo(api)
     rows = await _dutch_csv(api, admin, "/v1/balances", {"party": "GM0439", "year": "2018"})
     line = dict(zip(rows[0], rows[1], strict=True))
     assert (line["saldo (EUR)"], line["structuralSaldo (EUR)"], line["status"]) == ("-22616,00", "-211814,00", "definitief")
