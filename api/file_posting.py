@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from api.spreadsheet import SheetRefused, SheetRow, TooManyRows, read_csv, read_xlsx
 from ledger.application import BatchRefused, IdReused, Ledger, PostResult
-from ledger.events import Event, InvalidEvent, parse_event
+from ledger.events import InvalidBatch, parse_batch
 
 POSTED_BY = "admin:cli-post"
 PROGRESS_FROM = 500  # rows: a smaller file is read before a bar would show
@@ -63,21 +63,12 @@ def post_file(ledger: Ledger, path: Path, max_rows: int, dry_run: bool) -> tuple
     """Post the file's events; the result and how many events it held. FileRefused
     lists every bad row, or every row the rules refuse (nothing is stored then)."""
     label, rows = rows_of(path, max_rows)
-    events: list[Event] = []
-    bad: list[str] = []
-    seen: dict[str, int] = {}
-    for row in tqdm(rows, unit=label, desc="read", disable=len(rows) < PROGRESS_FROM, leave=False):
-        try:
-            event = parse_event(row.raw)
-        except InvalidEvent as e:
-            bad += [_cell_line(_located(label, row, p.name, p.reason)) for p in e.params]
-            continue
-        if event.id in seen:
-            bad.append(f"{label} {row.row}, id: the same id as {label} {seen[event.id]}")
-        seen.setdefault(event.id, row.row)
-        events.append(event)
-    if bad:
-        raise FileRefused(f"{len(bad)} bad cells or fields in {len(rows)} {label}s; nothing was stored", bad)
+    try:
+        reading = tqdm(rows, unit=label, desc="read", disable=len(rows) < PROGRESS_FROM, leave=False)
+        events = parse_batch((row.raw for row in reading), lambda i: f"{label} {rows[i].row}")
+    except InvalidBatch as e:
+        bad = [_cell_line(_located(label, rows[i], p.name, p.reason)) for i, p in e.params]
+        raise FileRefused(f"{len(bad)} bad cells or fields in {len(rows)} {label}s; nothing was stored", bad) from None
     try:
         return ledger.post(events, POSTED_BY, dry_run=dry_run), len(events)
     except BatchRefused as e:

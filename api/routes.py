@@ -24,7 +24,7 @@ from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import iv3_cbs, sisa, split
 from ledger.audit import MAX_POSITION, parse_anchor
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
-from ledger.events import CODE, PARTY_CODE, Event, InvalidEvent, InvalidParam, parse_event
+from ledger.events import CODE, PARTY_CODE, Event, InvalidBatch, InvalidParam, parse_batch
 from projections import iv3 as iv3_report
 from projections import queries
 from projections import sisa as sisa_report
@@ -151,26 +151,13 @@ def _parse_batch(body: Any, max_batch: int) -> tuple[list[Event], bool]:
         raise bad_request("'events' must be a non-empty list", [{"name": "events", "code": "list", "reason": "a non-empty list of events"}])
     if len(raws) > max_batch:
         raise Problem(413, "batch-too-large", "Batch too large", f"at most {max_batch} events in one batch")
-    events: list[Event] = []
-    params: list[dict[str, Any]] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(raws):
-        prefix = "" if single else f"events[{i}]."
-        index = None if single else i
-        try:
-            event = parse_event(raw)
-        except InvalidEvent as e:
-            params += [InvalidParam(prefix + p.name, p.code, p.reason).as_dict(index) for p in e.params]
-            continue
-        if event.id in seen:
-            params.append(
-                InvalidParam(prefix + "id", "duplicate_id", f"the same id as events[{seen[event.id]}]").as_dict(index)
-            )
-        seen.setdefault(event.id, i)
-        events.append(event)
-    if params:
-        bad = len({p.get("index") for p in params})
-        raise bad_request(f"{bad} of {len(raws)} events are invalid; nothing was stored", params)
+    try:
+        events = parse_batch(raws, lambda i: f"events[{i}]")
+    except InvalidBatch as e:
+        params = [
+            p.as_dict() if single else InvalidParam(f"events[{i}].{p.name}", p.code, p.reason).as_dict(i) for i, p in e.params
+        ]
+        raise bad_request(f"{len({i for i, _ in e.params})} of {len(raws)} events are invalid; nothing was stored", params) from None
     return events, single
 
 

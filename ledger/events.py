@@ -14,6 +14,7 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -511,6 +512,37 @@ def _params(error: ValidationError, prefix: str = "") -> list[InvalidParam]:
         name = f"{prefix}{path}" if path else prefix.rstrip(".") or "body"
         out.append(InvalidParam(name=name, code=err["type"], reason=err["msg"]))
     return out
+
+
+class InvalidBatch(Exception):
+    """Events of a batch that do not match their schema, or share an id: `params` holds
+    each bad field as (the event's index in the batch, the field)."""
+
+    def __init__(self, params: list[tuple[int, InvalidParam]]):
+        super().__init__(f"{len({i for i, _ in params})} events are invalid")
+        self.params = params
+
+
+def parse_batch(raws: Iterable[Any], name_of: Callable[[int], str]) -> list[Event]:
+    """Every event of a batch, or `InvalidBatch` naming every bad field of every bad
+    event, an id that occurs twice included (the later one, pointing at the first by
+    `name_of` its index: how the caller numbers events)."""
+    events: list[Event] = []
+    params: list[tuple[int, InvalidParam]] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raws):
+        try:
+            event = parse_event(raw)
+        except InvalidEvent as e:
+            params += [(i, p) for p in e.params]
+            continue
+        if event.id in seen:
+            params.append((i, InvalidParam("id", "duplicate_id", f"the same id as {name_of(seen[event.id])}")))
+        seen.setdefault(event.id, i)
+        events.append(event)
+    if params:
+        raise InvalidBatch(params)
+    return events
 
 
 def parse_event(raw: Any) -> Event:
