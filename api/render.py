@@ -58,8 +58,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EURO_FORMAT = "#,##0.00"  # Excel shows it in the reader's locale: 1.234.567,89 in Dutch
 TABLES = web.AppKey("tables", dict)  # each table's columns by its name (api/openapi.py's table_columns)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")  # OWASP's and ASVS 1.2.10's
+_FORMULA_CHAR = "[" + re.escape("".join(FORMULA_START)) + "]"
 # Dutch Excel splits a CSV at semicolons, so a text's part after one starts a cell too.
-FORMULA_AFTER_SEMICOLON = re.compile(";(?=[=+\\-@\t\r\0])")
+FORMULA_AFTER_SEMICOLON = re.compile(f";(?={_FORMULA_CHAR})")
+GUARDED_AFTER_SEMICOLON = re.compile(f";'(?={_FORMULA_CHAR})")
 NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # XML 1.0's Char
 MAX_CELL_TEXT = 32_767  # Excel's limit on the text of a cell
 
@@ -178,6 +180,15 @@ def _csv_field(value: Any, separator: str = ",") -> str:
     if formula or any(c in text for c in f'{separator}"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text
+
+
+def unguarded(text: str) -> str:
+    """A text as it was before `_csv_field` guarded it against a spreadsheet taking it
+    for a formula (a ' before = + - @ at its start and after a semicolon), so that a
+    downloaded list posts back the texts it holds (api/spreadsheet.py)."""
+    if text.startswith("'") and text[1:2] and text[1] in FORMULA_START:
+        text = text[1:]
+    return GUARDED_AFTER_SEMICOLON.sub(";", text)
 
 
 def int_param(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:

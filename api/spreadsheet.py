@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from api.euros import NotAnAmount, cents_of_number, cents_of_text, unsigned_decimal
-from api.render import FORMULA_START
+from api.render import unguarded
 from ledger.events import PAYLOADS
 
 ENVELOPE = ("id", "type", "party", "effectiveDate", "year", "reference")
@@ -46,8 +46,6 @@ EUR = " (EUR)"
 TRUE = frozenset({"ja", "true", "waar", "j", "x", "1"})
 FALSE = frozenset({"nee", "false", "onwaar", "n", "0"})
 WHOLE = re.compile(r"[+-]?\d{1,20}", re.ASCII)
-GUARDED = frozenset(FORMULA_START)
-GUARD_AFTER_SEMICOLON = re.compile(";'(?=[=+\\-@\t\r\0])")
 DUTCH_DATE = re.compile(r"(\d{1,2})-(\d{1,2})-(\d{4})", re.ASCII)  # 31-3-2018, as Excel-NL writes a date
 MAX_SHEET_ROWS = 1_048_576  # Excel's last row: a workbook naming a row beyond it is no sheet of Excel's
 MAX_UNPACKED = 256 * 1024 * 1024  # bytes a workbook may unpack to
@@ -332,16 +330,7 @@ def _value(kind: str, value: Any, dutch: bool) -> Any:
         return _date(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return _unguarded(str(value).strip())
-
-
-def _unguarded(text: str) -> str:
-    """A text as it was before the ledger's CSV guarded it against spreadsheets taking it
-    for a formula (api/render.py: a ' before = + - @ at its start and after a semicolon),
-    so that a downloaded list posts back the texts it holds."""
-    if text.startswith("'") and text[1:2] and text[1] in GUARDED:
-        text = text[1:]
-    return GUARD_AFTER_SEMICOLON.sub(";", text)
+    return unguarded(str(value).strip())
 
 
 def _is_number(value: Any) -> bool:
