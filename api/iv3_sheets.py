@@ -23,7 +23,6 @@ from openpyxl.styles import PatternFill
 
 from ledger import iv3_cbs
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 THOUSANDS_FORMAT = "#,##0.00000"
 GREY = PatternFill("solid", fgColor="BFBFBF")
 UNIT = "bedragen x 1.000 euro"

@@ -104,11 +104,12 @@ def xlsx_response(rows: list[Mapping[str, Any]], columns: list[str], filename: s
         sheet.append([_xlsx_cell(sheet, c, row.get(c)) for c in columns])
     out = io.BytesIO()
     book.save(out)
-    return web.Response(
-        body=out.getvalue(),
-        content_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
-    )
+    return workbook_response(out.getvalue(), filename)
+
+
+def workbook_response(body: bytes, filename: str) -> web.Response:
+    """An .xlsx file as a download named `filename`.xlsx."""
+    return web.Response(body=body, content_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'})
 
 
 def _heading(column: str) -> str:

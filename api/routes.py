@@ -18,7 +18,10 @@ from api import iv3_sheets, state, templates, uploads
 from api.access import READ_ALL, authenticate, check_may_post, check_read, may_read, refused_posts
 from api.logs import PRINCIPAL_ID
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
-from api.render import int_param, json_response, page_of, rows_response, table_response, wants_table, whole_number, window, window_of
+from api.render import (
+    XLSX, int_param, json_response, page_of, rows_response, table_response, wants_table, whole_number, window, window_of,
+    workbook_response,
+)
 from api.tokens import Principal
 from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
 from ledger import iv3_cbs, sisa, split
@@ -531,10 +534,9 @@ async def get_iv3(request: web.Request) -> web.Response:
         return body
 
     body = await read_party(request, required_year, figures)
-    if iv3_sheets.XLSX in request.headers.get("Accept", ""):
+    if XLSX in request.headers.get("Accept", ""):
         name = f"iv3-{body['metadata']['overheidsnummer']}-{body['metadata']['boekjaar']}-{body['metadata']['periode']}"
-        return web.Response(body=await run(iv3_sheets.workbook, body), content_type=iv3_sheets.XLSX,
-                            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+        return workbook_response(await run(iv3_sheets.workbook, body), name)
     if wants_table(request):
         return table_response(request, iv3_report.rows(body), "iv3")
     return json_response(body)
