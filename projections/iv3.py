@@ -81,8 +81,10 @@ def figures(db: ReadDB, party: str, year: int, period: int, as_of: str | None = 
     None when the party is not registered (then). Current figures read the sums the
     projector keeps (projections/iv3_sums.py); as-of ones the events."""
     identity = party_identity(db, party, as_of)
-    if identity is None:
-        return None
+    return None if identity is None else _figures(db, identity, party, year, period, as_of)
+
+
+def _figures(db: ReadDB, identity: Mapping[str, Any], party: str, year: int, period: int, as_of: str | None) -> Figures:
     organisation = identity["kind"] == "organisation"
     if as_of is None:
         lines, closed = iv3_sums.current(db, party, year, period, organisation)
@@ -115,8 +117,7 @@ def report(
     nummer = identity.get("cbsNumber") or (party[2:] if laag == iv3_cbs.GEMEENTE else None)
     if nummer is None:
         raise NoCbsNumber(f"{party} has no cbsNumber: an admin posts a PartyUpdated with the number CBS gave it")
-    found = figures(db, party, year, period, as_of)
-    assert found is not None  # the identity was found in the same transaction
+    found = _figures(db, identity, party, year, period, as_of)
     notes = [
         "eenheid: duizend euro, exact tot op de cent (bedrag 1.23456 is EUR 1.234,56)",
         f"mapping: {iv3.MAPPING_VERSION}",
