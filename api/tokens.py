@@ -36,16 +36,21 @@ _NO_HASH = "0" * 64
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a token's role, and the party it is bound to (if any)."""
+    """Who is calling: a token's role, the party it is bound to (if any), and the person
+    it names (if it does)."""
 
     token_id: str
     role: str
     party: str | None
+    person: str | None = None
 
     @property
     def name(self) -> str:
-        """How the log records the poster: role, party and token id, never the secret."""
-        return f"{self.role}:{self.party}:{self.token_id}" if self.party else f"{self.role}:{self.token_id}"
+        """How the log records the poster (`postedBy`): role, party and token id, never
+        the secret, then the person in parentheses where the token names one:
+        `gemeente:GM0363:tok_0123456789ab (Jan de Vries)`."""
+        who = f"{self.role}:{self.party}:{self.token_id}" if self.party else f"{self.role}:{self.token_id}"
+        return f"{who} ({self.person})" if self.person else who
 
 
 @dataclass(frozen=True, slots=True)
