@@ -1,4 +1,4 @@
-"""The `ledger` command: serve, project, token, demo, post, rebuild, sisa, iv3, export, import, verify.
+"""The `ledger` command: serve, project, token, demo, post, rebuild, sisa, iv3, export, import, erase-client, verify.
 
 The database is `--db URL` or LEDGER_DB (default sqlite:///./ledger.db).
 """
@@ -235,23 +235,25 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
     db = ReadDB(_settings(args).db)
     try:
-        info, secret = TokenStore(db).create(args.role, args.party, args.expires_in)
+        info, secret = TokenStore(db).create(args.role, args.party, args.expires_in, args.name)
     except TokenError as e:
         print(f"ledger token create: {e}", file=sys.stderr)
         return 2
     bound = f" for {args.party}" if args.party else ""
-    print(f"created {info.token_id} ({args.role}{bound}), valid until {info.expires_at}", file=sys.stderr)
+    named = f", naming {info.person}" if info.person else ""
+    print(f"created {info.token_id} ({args.role}{bound}{named}), valid until {info.expires_at}", file=sys.stderr)
     print(secret)
     return 0
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    """One JSON line per token, oldest first: its id, role, party and dates, never the secret."""
+    """One JSON line per token, oldest first: its id, role, party, person and dates, never the secret."""
     from api.tokens import TokenStore
     from projections.db import ReadDB
 
     for info in TokenStore(ReadDB(_settings(args).db)).list_tokens():
-        print(orjson.dumps({"id": info.token_id, "role": info.role, "party": info.party, "createdAt": info.created_at,
+        print(orjson.dumps({"id": info.token_id, "role": info.role, "party": info.party, "name": info.person,
+                            "createdAt": info.created_at,
                             "expiresAt": info.expires_at, "revokedAt": info.revoked_at}).decode())
     return 0
 
@@ -393,9 +395,16 @@ def cmd_iv3(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """The log as NDJSON on stdout; with `--keys FILE` the client key table into FILE
+    (ledger/key_file.py), readable by its owner alone."""
+    from ledger import key_file
     from projections.runner import public_event
 
     ledger, _, _ = _open(_settings(args))
+    if args.keys:
+        secret, keys = ledger.client_keys.dump()
+        with open(os.open(args.keys, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            f.writelines(key_file.lines(secret, keys))
     out = sys.stdout.buffer
     after = 0
     while True:
@@ -439,6 +448,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                       f"{checked.problem}; nothing was stored", file=sys.stderr)
                 return 1
             source.seek(0)
+            keys = _import_keys(args.keys, source, ledger)
+            source.seek(0)
             staging = Ledger(f"sqlite:///{folder}/staging.db")
             try:
                 _stage(source, staging)
@@ -448,9 +459,40 @@ def cmd_import(args: argparse.Namespace) -> int:
         except (InvalidEvent, BatchRefused, IdReused, KeyError, ValueError) as e:
             print(f"ledger import: {e}; nothing was stored", file=sys.stderr)
             return 1
+    if keys is not None:
+        secret, taken, passed_over = keys
+        ledger.client_keys.load(secret, taken)
+        erased = f"; {passed_over} keys of erased clients passed over" if passed_over else ""
+        print(f"took {len(taken)} client keys{erased}", file=sys.stderr)
     count = projector.catch_up()
     print(f"imported {imported} events up to position {ledger.head()}; projected {count}", file=sys.stderr)
     return 0
+
+
+def _import_keys(path: str | None, source: Any, ledger: Any) -> tuple[bytes, list[Any], int] | None:
+    """The key file's secret and keys, but those the export records as erased, checked
+    before anything is stored; None without `--keys` (and a warning when the export
+    names clients, whose pseudonyms then have no keys here)."""
+    from ledger import key_file
+
+    erased, clients = set(), False
+    for line in source:
+        if line.strip():
+            entry = orjson.loads(line)
+            erased |= key_file.erased_key_ids([entry])
+            clients = clients or "clientRef" in entry.get("data", {})
+    if path is None:
+        if clients:
+            print("ledger import: without --keys the export's clients have no keys here: their events cannot be "
+                  "found by clientRef, and a client posting again gets a new pseudonym", file=sys.stderr)
+        return None
+    if ledger.client_keys.dump()[1]:
+        raise ValueError("this ledger holds client keys already: import into a new database")
+    with open(path, "rb") as f:
+        secret, keys, passed_over = key_file.parse(f, erased)
+    if secret is None:
+        raise ValueError(f"{path} holds no secret line: no key file")
+    return secret, keys, passed_over
 
 
 def _stage(source: Any, staging: Any) -> None:
@@ -498,6 +540,31 @@ def _seekable(path: str) -> Any:
     shutil.copyfileobj(sys.stdin.buffer, spool)
     spool.seek(0)
     return spool
+
+
+def cmd_erase_client(args: argparse.Namespace) -> int:
+    """Erase a client by key (ledger/pseudonyms.py): its events, figures and the hash
+    chain stay as they are, and nothing links the client to them any more."""
+    from datetime import UTC, datetime
+
+    from ledger.application import BatchRefused
+    from ledger.events import InvalidEvent
+
+    ledger, _, projector = _open(_settings(args))
+    today = datetime.now(UTC).date().isoformat()
+    try:
+        accepted = ledger.erase_client(args.party, args.client_ref, args.reference, today)
+    except InvalidEvent as e:
+        raise Refused(f"{'; '.join(f'{p.name}: {p.reason}' for p in e.params)}", 2) from None
+    except BatchRefused as e:
+        raise Refused(f"{'; '.join(str(v) for _, v in e.violations)}") from None
+    if accepted is None:
+        raise Refused(f"{args.party} has no client {args.client_ref} with a key "
+                      "(never posted, or erased before); nothing was changed")
+    projector.catch_up()
+    print(f"erased: {args.party}'s client no longer links to its events; ClientErased {accepted.id} "
+          f"at position {accepted.position}", file=sys.stderr)
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -606,8 +673,9 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--party", help="the party a gemeente, organisation or controller token is bound to")
     create.add_argument("--expires-in", type=_duration, default=DEFAULT_VALIDITY, metavar="DURATION",
                         help="how long the token is valid: 90d, 12h or 30m (default 90d)")
+    create.add_argument("--name", help="the person who will use it, recorded with every event it posts (postedBy)")
     create.set_defaults(func=cmd_token_create)
-    token.add_parser("list", help="every token's id, role, party and dates as JSON lines").set_defaults(func=cmd_token_list)
+    token.add_parser("list", help="every token's id, role, party, person and dates as JSON lines").set_defaults(func=cmd_token_list)
     revoke = token.add_parser("revoke", help="withdraw a token")
     revoke.add_argument("token_id")
     revoke.set_defaults(func=cmd_token_revoke)
@@ -634,10 +702,18 @@ def parser() -> argparse.ArgumentParser:
     iv3.add_argument("--as-of", type=_instant, metavar="INSTANT", help="as the ledger knew it at this RFC 3339 instant")
     iv3.add_argument("--xlsx", metavar="FILE", help="also write it in the sheets lasten, baten, balans")
     iv3.set_defaults(func=cmd_iv3)
-    sub.add_parser("export", help="write the event log as NDJSON to stdout").set_defaults(func=cmd_export)
+    export = sub.add_parser("export", help="write the event log as NDJSON to stdout")
+    export.add_argument("--keys", metavar="FILE", help="also write the client keys to FILE (keep it as a backup of secrets)")
+    export.set_defaults(func=cmd_export)
     imp = sub.add_parser("import", help="read an export into an empty ledger")
     imp.add_argument("file", nargs="?", default="-", help="NDJSON file (default: stdin)")
+    imp.add_argument("--keys", metavar="FILE", help="the client keys `ledger export --keys` wrote beside it")
     imp.set_defaults(func=cmd_import)
+    erase = sub.add_parser("erase-client", help="destroy a client's key: nothing links it to its events any more")
+    erase.add_argument("party")
+    erase.add_argument("client_ref", metavar="CLIENTREF")
+    erase.add_argument("--reference", required=True, help='the AVG request, e.g. "AVG-verzoek 2026-118"')
+    erase.set_defaults(func=cmd_erase_client)
     verify = sub.add_parser("verify", help="check the hash chain: exit 0 if intact, 1 naming the first bad position")
     verify.add_argument("--file", help="verify an export (NDJSON, - for stdin) instead of the database")
     verify.add_argument("--anchor", action="append", default=[], metavar="POSITION:HASH",

@@ -23,11 +23,12 @@ from api.render import (
     workbook_response,
 )
 from api.tokens import Principal
-from ledger.application import BatchRefused, IdReused, PostResult, rfc3339
+from ledger.application import BatchRefused, IdReused, Ledger, PostResult, rfc3339
 from ledger import iv3_cbs, sisa, split
 from ledger.audit import MAX_POSITION, parse_anchor
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
 from ledger.events import CODE, PARTY_CODE, Event, InvalidBatch, InvalidParam, parse_batch
+from ledger.pseudonyms import pseudonym
 from projections import iv3 as iv3_report
 from projections import queries
 from projections import sisa as sisa_report
@@ -114,6 +115,26 @@ def party_code(value: str, name: str = "party") -> str:
 def party_param(request: web.Request) -> str | None:
     party = request.query.get("party")
     return None if party is None else party_code(party)
+
+
+_CLIENT_REF = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
+NO_CLIENT = ""  # matches no stored clientRef (none is empty): a client without a key has no events to show
+
+
+def client_param(request: web.Request, ledger: Ledger) -> str | None:
+    """`?clientRef=` as the ledger stores it: its pseudonym under the key of `?party=`'s
+    client (ledger/pseudonyms.py), which the read then filters on; NO_CLIENT when the
+    client has no key (it never posted, or was erased)."""
+    raw = request.query.get("clientRef")
+    if raw is None:
+        return None
+    if not _CLIENT_REF.fullmatch(raw):
+        raise bad_param("clientRef", "must be 1-64 of A-Z, a-z, 0-9 and . _ : / -", "pattern")
+    party = party_param(request)
+    if party is None:
+        raise bad_param("clientRef", "names a client of one party: give party too", "requires-party")
+    key = ledger.client_keys.find(party, raw)
+    return NO_CLIENT if key is None else pseudonym(key.key, raw)
 
 
 # --- service --------------------------------------------------------------------
@@ -257,14 +278,18 @@ def limit_param(request: web.Request) -> int:
 
 @routes.get("/v1/events")
 async def list_events(request: web.Request) -> web.StreamResponse:
+    ledger = request.app[state.LEDGER]
     if NDJSON in request.headers.get("Accept", ""):
-        parties, after = await read_scoped(request, lambda db, parties: (parties, after_param(request)))
-        return await _stream_events(request, parties, after, as_of_param(request))
+        parties, after, client = await read_scoped(
+            request, lambda db, parties: (parties, after_param(request), client_param(request, ledger))
+        )
+        return await _stream_events(request, parties, after, as_of_param(request), client)
 
     def page(db: ReadDB, parties: Scope) -> tuple[list[dict[str, Any]], int, int, int]:
         after, as_of, limit = after_param(request), as_of_param(request), limit_param(request)
+        client = client_param(request, ledger)
         # One row past the page says whether a next page exists (a full last page has none).
-        rows, count = queries.events(db, parties=parties, after=after, limit=limit + 1, as_of=as_of)
+        rows, count = queries.events(db, parties=parties, after=after, limit=limit + 1, as_of=as_of, client=client)
         return rows, count, after, limit
 
     rows, count, after, limit = await read_scoped(request, page)
@@ -281,12 +306,14 @@ async def list_events(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _stream_events(request: web.Request, parties: Scope, after: int, as_of: str | None) -> web.StreamResponse:
+async def _stream_events(
+    request: web.Request, parties: Scope, after: int, as_of: str | None, client: str | None
+) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": NDJSON})
     await response.prepare(request)
     db = request.app[state.DB]
     while True:
-        rows, _ = await run(queries.events, db, parties=parties, after=after, limit=1000, as_of=as_of)
+        rows, _ = await run(queries.events, db, parties=parties, after=after, limit=1000, as_of=as_of, client=client)
         if not rows:
             break
         await response.write(b"".join(orjson.dumps(r) + b"\n" for r in rows))

@@ -21,23 +21,24 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
-from uuid import UUID
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import EventStore, RecordConflictError, Transcoder
 
-from ledger import chain
+from ledger import chain, pseudonyms
 from ledger.audit import Audit, Verification
 from ledger.book import RECORDED_AT, Book
 from ledger.effects import Effects
-from ledger.events import REGISTRATION_TYPES, Event
+from ledger.events import REGISTRATION_TYPES, Event, parse_event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
 from ledger.snapshots import NOT_TRUSTED, Seal, Snapshots, stored_recorder
 from ledger.store import OnSealed, PendingReceipt, Receipt, library_env
 from ledger.transcoder import OrjsonTranscoder
 
+T = TypeVar("T")
 SNAPSHOT_INTERVAL = 500
 _CONFLICT_RETRIES = 16
 _BACKOFF_CAP = 0.2  # seconds; a conflict waits a random time up to 2 ms doubled per attempt, up to this
@@ -184,6 +185,7 @@ class Ledger(Application[UUID]):
             }
         )
         self._write_lock = threading.Lock()
+        self.client_keys = self.recorder.client_keys()  # type: ignore[attr-defined]
         # Set by a projector that projects this process's posts in their own transaction
         # (projections/runner.py): called with a cursor of it, the position the log
         # stood at before the batch, and the batch as logged events; it answers whether
@@ -218,16 +220,55 @@ class Ledger(Application[UUID]):
         dry_run: bool = False,
     ) -> PostResult:
         """Store every event of the batch, or none: raise `BatchRefused` or `IdReused`.
-        `recorded_at` and `first_position` are for an import: the instants the events
-        were first recorded in the ledger they were exported from, and the position of
-        the first (the log there may have gaps: PostgreSQL spends a position on every
-        insert that rolled back). Every rule is still checked again. A `dry_run` decides
-        every event as a post would, under the write lock, raises as it would, and then
-        stores nothing: the books it advanced are evicted from the cache, as a refused
-        batch's are, and no snapshot is taken of them."""
+        Each clientRef is stored as its pseudonym (ledger/pseudonyms.py), except in an
+        import: `recorded_at` and `first_position` are for one, the instants the events
+        were first recorded in the ledger they were exported from (and pseudonymised
+        there), and the position of the first (the log there may have gaps: PostgreSQL
+        spends a position on every insert that rolled back). Every rule is still checked
+        again. A `dry_run` decides every event as a post would, under the write lock,
+        raises as it would, and then stores nothing: the books it advanced are evicted
+        from the cache, as a refused batch's are, and no snapshot is taken of them."""
         if len({e.id for e in events}) != len(events):
             raise ValueError("an id occurs twice in one batch")
-        return self._post_retrying([Post(events, posted_by, dry_run)], recorded_at, first_position)[0]
+        post = Post(events, posted_by, dry_run)
+        if recorded_at is None:
+            post = self._client_post(post)
+        return self._post_retrying([post], recorded_at, first_position)[0]
+
+    def _pseudonymized(self, events: Sequence[Event], dry_run: bool) -> list[Event]:
+        """A client's batch as the ledger stores it: clientRefs as pseudonyms. A
+        ClientErased is the ledger's own record of an erasure (`erase_client`), never a
+        client's to post: it would claim a key destroyed that was not."""
+        erasures = [(i, RuleViolation("erasure-by-command", "a ClientErased is made by `ledger erase-client`, "
+                                      "which destroys the client's key"))
+                    for i, e in enumerate(events) if e.type == pseudonyms.ERASURE]
+        if erasures:
+            raise BatchRefused(erasures)
+        return pseudonyms.pseudonymized(events, self.client_keys, create=not dry_run)
+
+    def erase_client(self, party: str, client_ref: str, reference: str, effective_date: str) -> Accepted | None:
+        """Destroy the key of `party`'s client `client_ref`, recording that as a
+        ClientErased (with `reference`, the AVG request, and the key's id; never the
+        clientRef); None when the client has no key (never posted, or erased before).
+        Crash-safe: the event's id is marked on the key row before it is posted, so a
+        second run after a crash posts the same event (a retry) and then destroys the key.
+        `InvalidEvent` for a reference a ClientErased cannot carry, `BatchRefused` for a
+        party that is not registered."""
+        key = self.client_keys.find(party, client_ref)
+        if key is None:
+            return None
+        event_id = key.erasing or str(uuid4())
+        if key.erasing is None:
+            self.client_keys.mark_erasing(key, event_id)
+        stored = self.recorder.receipts([event_id])  # type: ignore[attr-defined]
+        if event_id in stored:  # posted before a crash: only the key is left to destroy
+            accepted = Accepted.of(stored[event_id])
+        else:
+            event = parse_event({"id": event_id, "type": pseudonyms.ERASURE, "party": party,
+                                 "effectiveDate": effective_date, "reference": reference, "data": {"keyId": key.key_id}})
+            accepted = self._post_retrying([Post([event], "admin:cli-erase-client")])[0].results[0]
+        self.client_keys.destroy(key)
+        return accepted
 
     def adopt(self, staging: Ledger) -> int:
         """Store the whole log of `staging`, an import posted and checked there in full,
@@ -251,6 +292,15 @@ class Ledger(Application[UUID]):
         commit: the API's queued single-event posts cost one round of lookups, one
         insert and one commit); where any is refused, two share an id, or another
         process wrote one of the group's books meanwhile, one by one."""
+        prepared = [self._outcome(p, self._client_post) for p in posts]  # clientRefs as pseudonyms, or why not
+        ready = [p for p in prepared if isinstance(p, Post)]
+        answers = iter(self._group(ready))
+        return [p if isinstance(p, Exception) else next(answers) for p in prepared]
+
+    def _client_post(self, post: Post) -> Post:
+        return replace(post, events=self._pseudonymized(post.events, post.dry_run))
+
+    def _group(self, posts: list[Post]) -> list[PostResult | Exception]:
         ids = [e.id for p in posts for e in p.events]
         if len(posts) > 1 and len(set(ids)) == len(ids) and not any(p.dry_run for p in posts):
             try:
@@ -262,11 +312,17 @@ class Ledger(Application[UUID]):
                 # post at a time, each gets the answer it would get alone, and an error
                 # of one is that one's alone.
                 pass
-        return [self._outcome(p) for p in posts]
+        return [self._outcome(p, self._post_alone) for p in posts]
 
-    def _outcome(self, post: Post) -> PostResult | Exception:
+    def _post_alone(self, post: Post) -> PostResult:
+        if len({e.id for e in post.events}) != len(post.events):
+            raise ValueError("an id occurs twice in one batch")
+        return self._post_retrying([post])[0]
+
+    @staticmethod
+    def _outcome(post: Post, step: Callable[[Post], T]) -> T | Exception:
         try:
-            return self.post(post.events, post.posted_by, dry_run=post.dry_run)
+            return step(post)
         except Exception as e:  # noqa: BLE001 - the caller answers each post with its own error
             return e
 

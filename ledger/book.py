@@ -189,7 +189,7 @@ class Book(Aggregate):
         (stored beside the client's content) with its effects, or raise `RuleViolation`."""
         kind = entry["type"]
         data = entry["data"]
-        if kind != "YearReopened":  # which is dated in or after the closed year it opens
+        if kind not in ("YearReopened", "ClientErased"):  # dated after the closed year it opens; erasure is any day
             self._check_open(entry)
         if kind in _ORGANISATION_ONLY and self.kind != "organisation":
             raise RuleViolation("not-an-organisation", f"{self.party} is not a shared organisation")

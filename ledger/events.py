@@ -376,6 +376,14 @@ class YearReopened(EventData):
     seals it again."""
 
 
+class ClientErased(EventData):
+    """A client's key was destroyed (`ledger erase-client`, on an AVG request the
+    envelope's `reference` names): nothing links the client to its events any more
+    (ledger/pseudonyms.py). It names the key by its id, never the client."""
+
+    keyId: Annotated[str, StringConstraints(pattern=r"^[a-p]{32}$")]
+
+
 class Correction(EventData):
     """Reverses an earlier event, or with `amountCents` part of its amount (same sign
     as the original's); without it, whatever of the original is not yet corrected."""
@@ -420,14 +428,15 @@ PAYLOADS: dict[str, type[EventData]] = {
         ContributionPaid,
         YearClosed,
         YearReopened,
+        ClientErased,
         Correction,
     )
 }
 
 REGISTRATION_TYPES = frozenset({"PartyRegistered", "OrganisationRegistered"})
-ADMIN_ONLY_TYPES = REGISTRATION_TYPES | {"PartyUpdated", "YearReopened"}
-# Types whose envelope must carry a `reference`: the decision that allows them.
-NEEDS_REFERENCE = frozenset({"YearReopened"})
+ADMIN_ONLY_TYPES = REGISTRATION_TYPES | {"PartyUpdated", "YearReopened", "ClientErased"}
+# Types whose envelope must carry a `reference`: the decision or request that allows them.
+NEEDS_REFERENCE = frozenset({"YearReopened", "ClientErased"})
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
 
 

@@ -47,6 +47,7 @@ RULES: dict[str, str] = {
     "commitment-other-line": "Cost booked against a commitment on another budget line",
     "commitment-release-exceeds-open": "Release exceeds what is open of the commitment",
     "bsn-like-value": "Value looks like a BSN",
+    "erasure-by-command": "An erasure is made by ledger erase-client, not posted",
     "party-volume-exceeded": "The party's amounts would exceed what the ledger keeps exactly",
     "party-limit-reached": "The ledger holds as many parties as it keeps",
     "subsidy-period-too-long": "Subsidy commits more months than a grant may",

@@ -40,6 +40,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 from ledger import chain
+from ledger.client_keys import KEYS_TABLE, SECRET_TABLE, ClientKeys, create_statements
 
 RECEIPTS_TABLE = "ledger_receipts"
 # PostgreSQL: the channel a commit of new events notifies (projections/notify.py listens),
@@ -115,6 +116,13 @@ class _Receipts:
 
     def _q(self, sql: str) -> str:
         return sql.replace("{t}", self._table).replace("?", self._mark)
+
+    _keys_table = KEYS_TABLE
+    _secret_table = SECRET_TABLE
+
+    def client_keys(self) -> ClientKeys:
+        """The key table of the client pseudonyms in this store (ledger/client_keys.py)."""
+        return ClientKeys(self.datastore, self._mark, self._keys_table, self._secret_table)
 
     def _create_receipts(self) -> list[str]:
         return [
@@ -231,7 +239,8 @@ class SQLiteLedgerRecorder(_Receipts, SQLiteApplicationRecorder):
         return self.events_table_name
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *self._create_receipts()]
+        return [*super().construct_create_table_statements(), *self._create_receipts(),
+                *create_statements(self._keys_table, self._secret_table)]
 
     def _insert_events(
         self,
@@ -307,10 +316,13 @@ class PostgresLedgerRecorder(_Receipts, PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         self._table = f'"{self.datastore.schema}"."{RECEIPTS_TABLE}"'
         self._events = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        self._keys_table = f'"{self.datastore.schema}"."{KEYS_TABLE}"'
+        self._secret_table = f'"{self.datastore.schema}"."{SECRET_TABLE}"'
         # The pool backs off up to 300 s between reconnection attempts: after a 70 s
         # outage the API stayed down 50 s after PostgreSQL was back. At most 10 s here.
         self.datastore.pool.reconnect_timeout = 10.0
-        self.sql_create_statements.extend(SQL(statement) for statement in self._create_receipts())  # type: ignore[arg-type]
+        statements = [*self._create_receipts(), *create_statements(self._keys_table, self._secret_table)]
+        self.sql_create_statements.extend(SQL(statement) for statement in statements)  # type: ignore[arg-type]
 
     def create_table(self) -> None:
         """Processes starting together (API workers, the projector) take turns: two

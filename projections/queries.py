@@ -249,11 +249,15 @@ def events(
     after: int = 0,
     limit: int = 100,
     as_of: str | None = None,
+    client: str | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Events after a position, in log order, and how many match in all."""
+    """Events after a position, in log order, and how many match in all; with `client`
+    only those naming that pseudonym as their clientRef."""
     where, params = in_scope(parties)
     recorded, known = recorded_by("recorded_at", as_of)
     where, params = where + recorded, params + known
+    if client is not None:
+        where, params = where + " AND client_ref = ?", [*params, client]
     with db.transaction() as cur:
         rows = cur.execute(
             f"SELECT body FROM log_events WHERE position > ?{where} ORDER BY position LIMIT ?",
@@ -316,13 +320,14 @@ def closed_years(db: ReadDB, party: str, as_of: str | None = None) -> list[int]:
 
 def years(db: ReadDB, party: str, as_of: str | None = None) -> list[int]:
     """The years a party's events fall in: one index seek per year (log_events_party_year),
-    not a walk over its whole log."""
+    not a walk over its whole log. An erasure (ClientErased) is dated the day it was
+    done and moves no figure: it makes no year a budget year."""
     where, params = recorded_by("recorded_at", as_of)
     found: list[int] = []
     with db.transaction() as cur:
         while True:
             row = cur.execute(
-                f"SELECT MIN(year) FROM log_events WHERE party = ? AND year > ?{where}",
+                f"SELECT MIN(year) FROM log_events WHERE party = ? AND year > ? AND type <> 'ClientErased'{where}",
                 [party, found[-1] if found else -1, *params],
             ).fetchone()
             if row is None or row[0] is None:

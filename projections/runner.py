@@ -70,7 +70,7 @@ def apply_events(cur: Cursor, events: Sequence[LoggedEvent]) -> None:
         party, year, at, position = entry["party"], entry["year"], e.recorded_at, e.position
         rows["log_events"].append(
             (position, entry["id"], entry["type"], party, year, entry["effectiveDate"], at, e.posted_by,
-             orjson.dumps(public_event(e)).decode())
+             orjson.dumps(public_event(e)).decode(), entry["data"].get("clientRef"))
         )
         effects = e.effects if e.effects is not None else effects_of(entry, e.derived)
         all_effects.append(effects)

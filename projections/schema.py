@@ -14,14 +14,14 @@ TRACKING = "projection_tracking"
 VERSION_TABLE = "read_model_version"
 # Raise when a table changes: a read model of another version is dropped and rebuilt
 # from the log when the projector starts (it holds nothing the log does not).
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 TABLES = {
     TRACKING: "name TEXT PRIMARY KEY, position BIGINT NOT NULL",
     "log_events": (
         "position BIGINT PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, "
         "party TEXT NOT NULL, year INTEGER NOT NULL, effective_date TEXT NOT NULL, "
-        "recorded_at TEXT NOT NULL, posted_by TEXT NOT NULL, body TEXT NOT NULL"
+        "recorded_at TEXT NOT NULL, posted_by TEXT NOT NULL, body TEXT NOT NULL, client_ref TEXT"
     ),
     "parties": "code TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, fund_holder TEXT, cbs_number TEXT",
     "memberships": (
@@ -132,6 +132,8 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS log_events_party_year ON log_events (party, year, position)",
     # a party's registration, found without reading the rest of its log (queries.party_kind)
     "CREATE INDEX IF NOT EXISTS log_events_party_type ON log_events (party, type, position)",
+    # a client's events, by the pseudonym of its clientRef (GET /v1/events?clientRef=)
+    "CREATE INDEX IF NOT EXISTS log_events_client ON log_events (party, client_ref, position)",
     "CREATE INDEX IF NOT EXISTS budget_movements_line ON budget_movements (party, year, budget, position)",
     "CREATE INDEX IF NOT EXISTS reserve_movements_reserve ON reserve_movements (party, reserve, effective_date)",
     "CREATE INDEX IF NOT EXISTS memberships_member ON memberships (member)",
