@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,8 +28,11 @@ _PREFIX = "plg_"
 _TOKEN = re.compile(r"plg_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS api_tokens (token_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, "
-    "role TEXT NOT NULL, party TEXT, created_at TEXT NOT NULL, revoked_at TEXT, expires_at TEXT)"
+    "role TEXT NOT NULL, party TEXT, created_at TEXT NOT NULL, revoked_at TEXT, expires_at TEXT, person TEXT)"
 )
+# Columns added since the table was first made (`_add_columns`).
+_ADDED_COLUMNS = ("expires_at", "person")
+MAX_PERSON = 200
 _INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 # Compared against when the id is unknown, so that case takes as long as a wrong secret.
 _NO_HASH = "0" * 64
@@ -63,6 +67,7 @@ class TokenInfo:
     created_at: str
     expires_at: str | None
     revoked_at: str | None
+    person: str | None = None
 
 
 class TokenError(ValueError):
@@ -81,13 +86,27 @@ def _instant(moment: datetime) -> str:
     return moment.strftime(_INSTANT)
 
 
-def _add_expiry_column(cur: Cursor, postgres: bool) -> None:
-    """Tables made before tokens expired lack `expires_at`; their rows never expire, but
-    their tokens (the old `plg_<secret>` form) no longer authenticate either."""
-    if postgres:
-        cur.execute("ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS expires_at TEXT")
-    elif "expires_at" not in {row[1] for row in cur.execute("PRAGMA table_info(api_tokens)").fetchall()}:
-        cur.execute("ALTER TABLE api_tokens ADD COLUMN expires_at TEXT")
+def person_name(value: str, source: str) -> str:
+    """A person's name as the log may record it (it goes into the hash chain, the trail
+    and every export): stripped, 1-200 characters, no control or format character.
+    `source` says where it came from, for the error."""
+    name = value.strip()
+    if not name or len(name) > MAX_PERSON:
+        raise TokenError(f"{source} must be 1-{MAX_PERSON} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        raise TokenError(f"{source} holds a control character")
+    return name
+
+
+def _add_columns(cur: Cursor, postgres: bool) -> None:
+    """Tables made before tokens expired lack `expires_at` (their rows never expire, but
+    their tokens, the old `plg_<secret>` form, no longer authenticate either); tables
+    made before tokens named a person lack `person` (their tokens name nobody)."""
+    for column in _ADDED_COLUMNS:
+        if postgres:
+            cur.execute(f"ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS {column} TEXT")
+        elif column not in {row[1] for row in cur.execute("PRAGMA table_info(api_tokens)").fetchall()}:
+            cur.execute(f"ALTER TABLE api_tokens ADD COLUMN {column} TEXT")
 
 
 class TokenStore:
@@ -95,10 +114,14 @@ class TokenStore:
         self.db = db
         with db.transaction(write=True) as cur:
             cur.execute(_SCHEMA)
-            _add_expiry_column(cur, db.postgres)
+            _add_columns(cur, db.postgres)
 
-    def create(self, role: str, party: str | None = None, valid_for: timedelta = DEFAULT_VALIDITY) -> tuple[TokenInfo, str]:
-        """Make a token valid for `valid_for`; return it and what is known of it. Only its hash is kept."""
+    def create(
+        self, role: str, party: str | None = None, valid_for: timedelta = DEFAULT_VALIDITY, person: str | None = None
+    ) -> tuple[TokenInfo, str]:
+        """Make a token valid for `valid_for`, naming `person` (who will use it, recorded
+        with every event it posts) if given; return it and what is known of it. Only its
+        hash is kept."""
         if role not in ROLES:
             raise TokenError(f"role must be one of {', '.join(ROLES)}")
         if role in PARTY_ROLES and not party:
@@ -109,16 +132,18 @@ class TokenStore:
             raise TokenError("party codes are 2-40 of A-Z, 0-9 and -")
         if valid_for <= timedelta(0):
             raise TokenError("a token must be valid for some time")
+        if person is not None:
+            person = person_name(person, "--name")
         key = secrets.token_hex(6)
         token_id = "tok_" + key
         token = f"{_PREFIX}{key}_{secrets.token_urlsafe(32)}"
         now = datetime.now(UTC)
-        info = TokenInfo(token_id, role, party, _instant(now), _instant(now + valid_for), None)
+        info = TokenInfo(token_id, role, party, _instant(now), _instant(now + valid_for), None, person)
         with self.db.transaction(write=True) as cur:
             cur.execute(
-                "INSERT INTO api_tokens (token_id, token_hash, role, party, created_at, revoked_at, expires_at) "
-                "VALUES (?,?,?,?,?,NULL,?)",
-                (token_id, _hash(token), role, party, info.created_at, info.expires_at),
+                "INSERT INTO api_tokens (token_id, token_hash, role, party, created_at, revoked_at, expires_at, person) "
+                "VALUES (?,?,?,?,?,NULL,?,?)",
+                (token_id, _hash(token), role, party, info.created_at, info.expires_at, person),
             )
         return info, token
 
@@ -133,7 +158,8 @@ class TokenStore:
     def list_tokens(self) -> list[TokenInfo]:
         with self.db.transaction() as cur:
             rows = cur.execute(
-                "SELECT token_id, role, party, created_at, expires_at, revoked_at FROM api_tokens ORDER BY created_at, token_id"
+                "SELECT token_id, role, party, created_at, expires_at, revoked_at, person FROM api_tokens "
+                "ORDER BY created_at, token_id"
             ).fetchall()
         return [TokenInfo(*row) for row in rows]
 
@@ -146,13 +172,14 @@ class TokenStore:
         token_id = "tok_" + match.group(1)
         with self.db.transaction() as cur:
             row = cur.execute(
-                "SELECT token_hash, role, party, revoked_at, expires_at FROM api_tokens WHERE token_id = ?", (token_id,)
+                "SELECT token_hash, role, party, revoked_at, expires_at, person FROM api_tokens WHERE token_id = ?",
+                (token_id,),
             ).fetchone()
-        stored, role, party, revoked_at, expires_at = row if row is not None else (_NO_HASH, None, None, None, None)
+        stored, role, party, revoked_at, expires_at, person = row if row is not None else (_NO_HASH, *[None] * 5)
         if not hmac.compare_digest(stored, _hash(token)) or row is None:
             return None
         if revoked_at is not None:
             raise TokenRefused(f"this token was revoked at {revoked_at}")
         if expires_at is not None and expires_at <= _instant(datetime.now(UTC)):
             raise TokenRefused(f"this token expired at {expires_at}; ask the administrator for a new one")
-        return Principal(token_id, role, party)
+        return Principal(token_id, role, party, person)
