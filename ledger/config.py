@@ -20,6 +20,20 @@ LEDGER_IV3_CONTACT_NAME, LEDGER_IV3_CONTACT_EMAIL, LEDGER_IV3_CONTACT_PHONE
 LEDGER_SNAPSHOT_KEY  a secret of at least 32 bytes, as hex, held outside the database: snapshots
                      of the books are then stored sealed with it, and only a proven one is used
                      (ledger/snapshots.py); unset, snapshots stay in each process's memory
+LEDGER_OIDC_ISSUER   an OpenID Connect issuer (https, or http on loopback): its JWT access tokens
+                     are then accepted beside the CLI's tokens (api/oidc.py); unset, they are not
+LEDGER_OIDC_AUDIENCE the `aud` those tokens must carry (required with LEDGER_OIDC_ISSUER)
+LEDGER_OIDC_JWKS_URL the issuer's key set (default: the `jwks_uri` of its
+                     /.well-known/openid-configuration, read once)
+LEDGER_OIDC_ALGORITHMS  the signature algorithms accepted, comma-separated (RS256,ES256,PS256);
+                     asymmetric ones only: none and HS* are refused at startup
+LEDGER_OIDC_ROLE_CLAIM  the claim naming the ledger role, a string or a list holding exactly one
+                     (ledger_role); dotted for a nested one (Keycloak: realm_access.roles)
+LEDGER_OIDC_PARTY_CLAIM the claim naming the party of a gemeente, organisation or controller (ledger_party)
+LEDGER_OIDC_LEEWAY   seconds of clock difference allowed on exp, nbf and iat (30)
+LEDGER_OIDC_JWKS_TTL seconds the issuer's key set is kept before it is fetched again (300)
+LEDGER_OIDC_JWKS_REFRESH  least seconds between fetches for a key id not in the set (10), and
+                     how long an issuer that did not answer is answered 503 without asking it
 """
 
 from __future__ import annotations
@@ -27,9 +41,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DB = "sqlite:///./ledger.db"
 MIN_SNAPSHOT_KEY_BYTES = 32
+# Signature algorithms with a public key: a token can be checked without its signing secret.
+# HS* would make the issuer's public key a shared secret (the algorithm-confusion attack).
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+DEFAULT_OIDC_ALGORITHMS = ("RS256", "ES256", "PS256")
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def snapshot_key(text: str | None) -> bytes | None:
@@ -55,6 +77,59 @@ def iv3_contact(env: dict[str, str]) -> dict[str, str] | None:
     return values if all(values.values()) else None
 
 
+def oidc_algorithms(text: str | None) -> tuple[str, ...]:
+    """LEDGER_OIDC_ALGORITHMS as a tuple (the default when unset or empty)."""
+    if not text or not text.strip():
+        return DEFAULT_OIDC_ALGORITHMS
+    return tuple(a.strip() for a in text.split(",") if a.strip())
+
+
+def check_url(name: str, url: str) -> None:
+    """https, or http on loopback only: keys fetched over plain http could be swapped in transit."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+        return
+    raise ValueError(f"{name} must be an https URL (http only on loopback)")
+
+
+def check_oidc(settings: Settings) -> None:
+    """A ValueError naming the setting when the OIDC settings cannot be used safely."""
+    if not settings.oidc_issuer:
+        return
+    check_url("LEDGER_OIDC_ISSUER", settings.oidc_issuer)
+    if settings.oidc_jwks_url:
+        check_url("LEDGER_OIDC_JWKS_URL", settings.oidc_jwks_url)
+    if not settings.oidc_audience:
+        raise ValueError("LEDGER_OIDC_AUDIENCE must be set with LEDGER_OIDC_ISSUER: a token for another service "
+                         "of the same issuer would be accepted otherwise")
+    if not settings.oidc_algorithms:
+        raise ValueError("LEDGER_OIDC_ALGORITHMS names no algorithm")
+    refused = [a for a in settings.oidc_algorithms if a not in ASYMMETRIC_ALGORITHMS]
+    if refused:
+        raise ValueError(f"LEDGER_OIDC_ALGORITHMS names what is no asymmetric signature algorithm: "
+                         f"{', '.join(refused)} (it may name {', '.join(sorted(ASYMMETRIC_ALGORITHMS))}; none and HS* are never accepted)")
+    if not settings.oidc_role_claim or not settings.oidc_party_claim:
+        raise ValueError("LEDGER_OIDC_ROLE_CLAIM and LEDGER_OIDC_PARTY_CLAIM must name a claim")
+    for name, value in (("LEDGER_OIDC_LEEWAY", settings.oidc_leeway),
+                        ("LEDGER_OIDC_JWKS_REFRESH", settings.oidc_jwks_refresh)):
+        if not 0 <= value < float("inf"):
+            raise ValueError(f"{name} must be a number of seconds, 0 or more")
+    if not 0 < settings.oidc_jwks_ttl < float("inf"):
+        raise ValueError("LEDGER_OIDC_JWKS_TTL must be a number of seconds above 0")
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     db: str = DEFAULT_DB
@@ -73,6 +148,18 @@ class Settings:
     contact_url: str = "https://example.org/participatie-ledger"
     snapshot_key: bytes | None = field(default=None, repr=False)  # a secret: never in a repr or a log
     iv3_contact: dict[str, str] | None = None  # naam, email, telefoon; None: not configured
+    oidc_issuer: str | None = None  # None: no JWTs are accepted, only the CLI's tokens
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None  # None: discovered from the issuer
+    oidc_algorithms: tuple[str, ...] = DEFAULT_OIDC_ALGORITHMS
+    oidc_role_claim: str = "ledger_role"
+    oidc_party_claim: str = "ledger_party"
+    oidc_leeway: float = 30.0
+    oidc_jwks_ttl: float = 300.0
+    oidc_jwks_refresh: float = 10.0
+
+    def __post_init__(self) -> None:
+        check_oidc(self)  # here, so Settings made in code are held to it as the environment's are
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -94,6 +181,15 @@ class Settings:
             contact_url=env.get("LEDGER_CONTACT_URL", cls.contact_url),
             snapshot_key=snapshot_key(env.get("LEDGER_SNAPSHOT_KEY")),
             iv3_contact=iv3_contact(env),
+            oidc_issuer=env.get("LEDGER_OIDC_ISSUER", "").strip() or None,
+            oidc_audience=env.get("LEDGER_OIDC_AUDIENCE", "").strip() or None,
+            oidc_jwks_url=env.get("LEDGER_OIDC_JWKS_URL", "").strip() or None,
+            oidc_algorithms=oidc_algorithms(env.get("LEDGER_OIDC_ALGORITHMS")),
+            oidc_role_claim=env.get("LEDGER_OIDC_ROLE_CLAIM", "").strip() or cls.oidc_role_claim,
+            oidc_party_claim=env.get("LEDGER_OIDC_PARTY_CLAIM", "").strip() or cls.oidc_party_claim,
+            oidc_leeway=_seconds(env, "LEDGER_OIDC_LEEWAY", cls.oidc_leeway),
+            oidc_jwks_ttl=_seconds(env, "LEDGER_OIDC_JWKS_TTL", cls.oidc_jwks_ttl),
+            oidc_jwks_refresh=_seconds(env, "LEDGER_OIDC_JWKS_REFRESH", cls.oidc_jwks_refresh),
         )
 
     def override(self, **values: Any) -> Settings:
