@@ -910,10 +910,30 @@ def document(contact: dict[str, str]) -> dict[str, Any]:
         },
         "servers": [{"url": BASE, "description": "Version 1, on the host that serves this document"}],
         "tags": [{"name": n} for n in ("service", "events", "parties", "balances", "reserves", "organisations", "winst", "kpis", "journal", "audit", "iv3", "sisa")],
-        "security": [{"bearerAuth": []}],
+        # Either scheme: a CLI token or, where the operator configured an issuer, its JWT.
+        "security": [{"bearerAuth": []}, {"oidc": []}],
         "paths": _relative_to_server(_with_429_and_503(_paths())),
         "components": {
             "schemas": _schemas(),
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http", "scheme": "bearer",
+                    "description": "A token of the ledger's CLI (`ledger token create`, `plg_...`), stored hashed and "
+                    "expiring; sent as `Authorization: Bearer <token>`.",
+                },
+                "oidc": {
+                    "type": "openIdConnect",
+                    # The served document names the configured issuer's (api/app.py); this placeholder stands
+                    # where none is configured.
+                    "openIdConnectUrl": "https://issuer.example.org/.well-known/openid-configuration",
+                    "description": "A JWT access token of the OpenID Connect issuer the operator configured "
+                    "(LEDGER_OIDC_ISSUER, its discovery document at `{issuer}/.well-known/openid-configuration`; "
+                    "LEDGER_OIDC_AUDIENCE the `aud` it must carry), sent as `Authorization: Bearer <jwt>`. Its "
+                    "role and party come from the claims LEDGER_OIDC_ROLE_CLAIM (ledger_role) and "
+                    "LEDGER_OIDC_PARTY_CLAIM (ledger_party); its `sub` and `name` name the poster of what it posts. "
+                    "Signed with an asymmetric algorithm (LEDGER_OIDC_ALGORITHMS: RS256, ES256, PS256). Not "
+                    "accepted unless LEDGER_OIDC_ISSUER is set.",
+                },
+            },
         },
     }
