@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from api import state
+from api.oidc import JWT_SHAPE, OidcRefused, OidcUnavailable, unavailable_problem
 from api.problems import forbidden, unauthorized
 from api.tokens import Principal, TokenRefused, TokenStore
 from ledger.events import ADMIN_ONLY_TYPES, Event
@@ -23,10 +25,21 @@ READ_ALL = frozenset({"admin", "auditor"})
 
 
 def authenticate(request: web.Request, tokens: TokenStore) -> Principal:
+    """The caller of a CLI token (`plg_...`) or, with OIDC configured, of a JWT of the
+    issuer (api/oidc.py: it may fetch the issuer's keys, so this runs in a worker thread);
+    401 naming why, never quoting the token."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise unauthorized()
+    oidc = request.app.get(state.OIDC)
+    if oidc is not None and JWT_SHAPE.fullmatch(secret.strip()):
+        try:
+            return oidc.verify(secret.strip())
+        except OidcRefused as e:
+            raise unauthorized(f"this token is refused: {e}") from None
+        except OidcUnavailable:
+            raise unavailable_problem(oidc.refresh) from None
     try:
         principal = tokens.authenticate(secret.strip())
     except TokenRefused as e:

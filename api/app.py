@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from api import logs, pages, render, state
 from api.limits import RateLimiter
+from api.oidc import OidcVerifier, discovery_url
 from api.openapi import API_VERSION, document, query_parameters, table_columns
 from api.problems import Problem, bad_request, busy, database_busy, database_unavailable, from_http_exception, unavailable
 from api.routes import routes
@@ -167,11 +169,22 @@ def create_app(settings: Settings, *, ledger: Ledger | None = None) -> web.Appli
     app.router.add_routes(routes)
     pages.add_routes(app.router)
     contact = {"name": settings.contact_name, "email": settings.contact_email, "url": settings.contact_url}
-    app[state.OPENAPI] = orjson.dumps(document(contact))
+    verifier = OidcVerifier.from_settings(settings)
+    if verifier is not None:
+        app[state.OIDC] = verifier
+    app[state.OPENAPI] = orjson.dumps(_with_issuer(document(contact), settings))
     app[QUERY_PARAMETERS] = query_parameters()
     app[render.TABLES] = table_columns()
     app.cleanup_ctx.append(_lifecycle(ledger))
     return app
+
+
+def _with_issuer(doc: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The document's `oidc` scheme pointing at the configured issuer's discovery document
+    (api/openapi.py knows no settings and names a placeholder)."""
+    if settings.oidc_issuer:
+        doc["components"]["securitySchemes"]["oidc"]["openIdConnectUrl"] = discovery_url(settings.oidc_issuer)
+    return doc
 
 
 def _lifecycle(ledger: Ledger | None) -> Callable[[web.Application], object]:

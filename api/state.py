@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from api.limits import RateLimiter
+from api.oidc import OidcVerifier
 from api.tokens import TokenStore
 from api.waiting import Advances, Writer
 from ledger.application import Ledger
@@ -21,3 +22,4 @@ OPENAPI = web.AppKey("openapi", bytes)
 WRITER = web.AppKey("writer", Writer)
 ADVANCES = web.AppKey("advances", Advances)
 LIMITER = web.AppKey("limiter", RateLimiter)
+OIDC = web.AppKey("oidc", OidcVerifier)  # set only with LEDGER_OIDC_ISSUER
