@@ -32,7 +32,7 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.conftest import Served, event, serve_demo
-from tests.procs_ledger import ROOT, token
+from tests.procs_ledger import ROOT, cli, token
 
 SCREENSHOTS = ROOT / "docs"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -598,3 +598,35 @@ def test_reserves_cost_split_and_kpis_download_as_the_dutch_csv(demo_server: Ser
     rows = list(csv.DictReader(downloaded(browser, "kostenverdeling-DRENTSCHE-AA-2015-nl.csv").read_bytes()
                                .decode("utf-8-sig").splitlines(), delimiter=";"))
     assert rows and all("," in row["amount (EUR)"] for row in rows), rows[:1]
+
+
+def test_a_client_is_found_by_its_client_ref_until_it_is_erased(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> None:
+    """An AVG access request: the client's events with who posted each, under its
+    pseudonym, never its clientRef; after `ledger erase-client` the client is not found."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def find(client_ref: str) -> int:
+        browser.execute_script("document.body.dataset.client = '';")
+        field = browser.find_element(By.ID, "clientref")
+        field.clear()
+        field.send_keys(client_ref)
+        browser.find_element(By.CSS_SELECTOR, "#clientformulier button").click()
+        WebDriverWait(browser, 20).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-client"))
+        return int(browser.find_element(By.TAG_NAME, "body").get_attribute("data-client"))
+
+    with serve_demo(tmp_path_factory.mktemp("client")) as (served, _):
+        sign_in(browser, served)
+        choose(browser, "DRENTSCHE-AA", 2015)
+        assert find("DA-beschut-werk-001") == 1
+        cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#clientboekingen tbody td")]
+        assert cells[2] == "PlacementStarted" and re.fullmatch(r"ps_[a-p]{32}", cells[3]) and cells[4].startswith("admin:")
+        assert "DA-beschut-werk-001" not in browser.find_element(By.ID, "clientboekingen").text
+        cli(served.db, "erase-client", "DRENTSCHE-AA", "DA-beschut-werk-001", "--reference", "AVG-verzoek 2026-120")
+        assert find("DA-beschut-werk-001") == 0
+        assert "gewist" in browser.find_element(By.ID, "clientuitkomst").text
+        assert not browser.find_element(By.ID, "clientboekingen").is_displayed()
+        assert find("DA-beschut-werk-002") == 1  # another client keeps its link
+        no_errors_and_nothing_from_elsewhere(browser, served.base)

@@ -15,11 +15,14 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from api import state
 from ledger.application import Ledger
 from ledger.events import parse_event
-from ledger.pseudonyms import pseudonym
+from ledger.privacy import bsn_like_fields
+from ledger.pseudonyms import key_id, pseudonym, pseudonymized
 from tests.conftest import Api, assert_problem, event
 from tests.procs_ledger import cli
 
@@ -251,3 +254,43 @@ def test_export_and_import_keep_pseudonyms_and_keys_and_an_erased_client_stays_e
     finally:
         imported.close()
     assert cli(target, "export").stdout == export.read_text()
+
+
+class _Keys:
+    """A key table in memory, for the properties of the pseudonyms alone."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple[str, str], bytes] = {}
+
+    def keys(self, clients: list[tuple[str, str]], create: bool) -> dict[tuple[str, str], bytes]:
+        if create:
+            for client in clients:
+                self.made.setdefault(client, uuid.uuid4().bytes * 2)
+        return {c: self.made[c] for c in clients if c in self.made}
+
+
+REFS = st.from_regex(r"[A-Za-z0-9._:/-]{1,64}", fullmatch=True)
+
+
+@given(refs=st.lists(REFS, min_size=1, max_size=8))
+def test_pseudonyms_are_stable_per_client_distinct_between_clients_and_never_look_like_a_bsn(refs: list[str]) -> None:
+    """Whatever the clientRefs: each becomes a valid clientRef of letters (no BSN can show
+    in it), the same client twice the same pseudonym, two clients two, and nothing else
+    of the event changes; its content hash is that of what is stored."""
+    table = _Keys()
+    events = [parse_event(placement(ref, n)) for n, ref in enumerate(refs)]
+    out = pseudonymized(events, table, create=True)
+    again = pseudonymized(events, table, create=True)
+    assert [e.entry for e in out] == [e.entry for e in again]
+    by_ref: dict[str, str] = {}
+    for before, after in zip(events, out, strict=True):
+        stored = after.data["clientRef"]
+        if bsn_like_fields(before.entry):  # left in clear for the BSN rule to refuse
+            assert stored == before.data["clientRef"]
+            continue
+        assert PSEUDONYM.fullmatch(stored) and not bsn_like_fields(after.entry)
+        assert parse_event(after.entry).content_hash == after.content_hash
+        assert {**after.entry, "data": {**after.data, "clientRef": before.data["clientRef"]}} == before.entry
+        assert by_ref.setdefault(before.data["clientRef"], stored) == stored
+    assert len(set(by_ref.values())) == len(by_ref)
+    assert all(PSEUDONYM.fullmatch("ps_" + key_id(k)) for k in table.made.values())

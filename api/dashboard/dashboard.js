@@ -83,10 +83,16 @@ async function request(path, params = {}, accept = "application/json") {
   const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}`, Accept: accept } });
   if (!response.ok) {
     const problem = await response.json().catch(() => ({}));
-    if (response.status === 401) signOut("Dit token is onbekend, verlopen of ingetrokken. Log opnieuw in.");
+    if (response.status === 401) signOut(refusedToken(problem));
     throw new ApiError(response.status, problem);
   }
   return accept === "application/json" ? response.json() : response.blob();
+}
+
+/** Why a token was refused, as the 401 says (an expired JWT, a wrong audience), for the sign-in. */
+function refusedToken(problem) {
+  const why = problem && problem.detail ? ` (${problem.detail})` : "";
+  return `Dit token is onbekend, verlopen of ingetrokken${why}. Log opnieuw in.`;
 }
 
 /** Every row of a paged list. */
@@ -709,8 +715,9 @@ async function postFile(file, dryRun) {
   const response = await fetch(url, {
     method: "POST", body: file, headers: { Authorization: `Bearer ${state.token}`, "Content-Type": type },
   });
-  if (response.status === 401) signOut("Dit token is onbekend, verlopen of ingetrokken. Log opnieuw in.");
-  return { status: response.status, body: await response.json().catch(() => ({})) };
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 401) signOut(refusedToken(body));
+  return { status: response.status, body };
 }
 
 /** Every refused row of a problem: its row, column and reason (a bad cell), or its rule. */
@@ -752,6 +759,43 @@ async function upload(dryRun) {
     showUpload(`Geweigerd, er is niets geboekt: ${body.detail || `HTTP ${status}`}`, rows);
   }
   document.body.dataset.upload = dryRun ? "gecontroleerd" : "geboekt";
+}
+
+// --- one client's events, by the pseudonym the ledger computes of its clientRef --------------
+
+async function findClient() {
+  const party = $("#partij").value;
+  const clientRef = $("#clientref").value.trim();
+  const table = $("#clientboekingen");
+  table.hidden = true;
+  $("#clientuitkomst").textContent = "Bezig met zoeken...";
+  let rows;
+  try {
+    rows = await everyEvent({ party, clientRef });
+  } catch (error) {
+    $("#clientuitkomst").textContent = `Opzoeken lukte niet: ${error.message}`;
+    return;
+  }
+  $("#clientuitkomst").textContent = rows.length
+    ? `${rows.length} boekingen van deze cliënt van ${partyName(party)}.`
+    : `Geen boekingen van deze cliënt van ${partyName(party)}: nooit geboekt, of gewist (ledger erase-client).`;
+  $("tbody", table).replaceChildren(...rows.map((e) => element("tr", { dataId: e.id },
+    element("td", { className: "getal" }, String(e.position)), element("td", {}, e.effectiveDate),
+    element("td", {}, e.type), element("td", {}, e.data.clientRef), element("td", {}, e.postedBy),
+    element("td", {}, e.recordedAt))));
+  table.hidden = rows.length === 0;
+  document.body.dataset.client = String(rows.length);
+}
+
+/** Every event of the log a read matches, page by page (the log pages by position). */
+async function everyEvent(params) {
+  const rows = [];
+  for (let after = 0; ;) {
+    const body = await request("/v1/events", { ...params, after, limit: 1000 });
+    rows.push(...body.results);
+    if (!body.next) return rows;
+    after = body.results[body.results.length - 1].position;
+  }
 }
 
 // --- sign in, choosing party and year ----------------------------------------------------
@@ -884,6 +928,10 @@ document.addEventListener("DOMContentLoaded", () => {
     upload(true).catch(showError);
   });
   $("#uploadbestand").addEventListener("change", () => upload(true).catch(showError));
+  $("#clientformulier").addEventListener("submit", (event) => {
+    event.preventDefault();
+    findClient();
+  });
   $("#boeken").addEventListener("click", () => upload(false).catch(showError));
   if (state.token) signIn(state.token);
 });
