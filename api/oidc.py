@@ -246,8 +246,8 @@ class OidcVerifier:
             raise OidcRefused("bad signature: the issuer's key does not verify this token") from None
         except jwt.InvalidAlgorithmError:
             raise OidcRefused("algorithm not allowed: the token's algorithm does not fit its key") from None
-        except jwt.PyJWTError as e:  # a claim of the wrong type: exp, nbf, iat (and sub, from PyJWT 2.10)
-            raise OidcRefused(f"malformed token: a claim of the wrong type ({type(e).__name__})") from None
+        except jwt.PyJWTError as e:  # exp, nbf, iat (and sub, from PyJWT 2.10) not of their type; a crit header
+            raise OidcRefused(f"malformed token ({type(e).__name__})") from None
         return self._principal(claims)
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
