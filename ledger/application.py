@@ -258,14 +258,14 @@ class Ledger(Application[UUID]):
         if key is None:
             return None
         event_id = key.erasing or str(uuid4())
+        event = parse_event({"id": event_id, "type": pseudonyms.ERASURE, "party": party, "effectiveDate": effective_date,
+                             "reference": reference, "data": {"keyId": key.key_id}})  # a bad reference: nothing marked
         if key.erasing is None:
             self.client_keys.mark_erasing(key, event_id)
         stored = self.recorder.receipts([event_id])  # type: ignore[attr-defined]
         if event_id in stored:  # posted before a crash: only the key is left to destroy
             accepted = Accepted.of(stored[event_id])
         else:
-            event = parse_event({"id": event_id, "type": pseudonyms.ERASURE, "party": party,
-                                 "effectiveDate": effective_date, "reference": reference, "data": {"keyId": key.key_id}})
             accepted = self._post_retrying([Post([event], "admin:cli-erase-client")])[0].results[0]
         self.client_keys.destroy(key)
         return accepted

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from api import state
 from ledger.application import Ledger
-from ledger.events import parse_event
+from ledger.events import InvalidEvent, parse_event
 from ledger.privacy import bsn_like_fields
 from ledger.pseudonyms import key_id, pseudonym, pseudonymized
 from tests.conftest import Api, assert_problem, event
@@ -170,8 +170,10 @@ def test_an_erasure_interrupted_by_a_crash_completes_on_the_next_run(store: str)
                                   "effectiveDate": "2014-01-01", "data": {"name": "Purmerend", "kind": "gemeente"}})
         ledger.post([registered], "admin:test")
         ledger.post([parse_event(placement(CLIENT, 1))], "gemeente:test")
+        with pytest.raises(InvalidEvent):  # a reference no event may carry: refused before anything is marked
+            ledger.erase_client(PARTY, CLIENT, "AVG\u0001", "2026-12-04")
         key = ledger.client_keys.find(PARTY, CLIENT)
-        assert key is not None
+        assert key is not None and key.erasing is None
         ledger.client_keys.mark_erasing(key, str(uuid.uuid4()))  # crashed right after marking
         first = ledger.erase_client(PARTY, CLIENT, "AVG-verzoek 7", "2026-12-04")
         assert first is not None and ledger.client_keys.find(PARTY, CLIENT) is None
