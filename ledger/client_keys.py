@@ -58,30 +58,37 @@ class ClientKeys:
 
     def keys(self, clients: Sequence[tuple[str, str]], create: bool) -> dict[tuple[str, str], bytes]:
         """The key of each (party, clientRef) that has one; with `create`, a new one for
-        each that has none (ledger/pseudonyms.py's KeyTable)."""
-        with self.datastore.transaction(commit=create) as c:
-            secret = self._read_secret(c, create)
-            if secret is None:  # no key was ever made
-                return {}
-            wanted = {(party, lookup(secret, party, ref)): (party, ref) for party, ref in clients}
-            if create:
-                now = _now()
-                for chunk in _chunks(list(wanted)):
-                    c.executemany(
-                        self._q("INSERT INTO {k} (party, lookup, key_hex, created_at) VALUES (?, ?, ?, ?) "
-                                "ON CONFLICT DO NOTHING"),
-                        [(party, found, new_key().hex(), now) for party, found in chunk],
-                    )
-            out = {}
-            for chunk in _chunks(list(wanted)):
-                c.execute(
-                    self._q(f"SELECT party, lookup, key_hex FROM {{k}} WHERE lookup IN ({', '.join('?' * len(chunk))})"),
-                    [found for _, found in chunk],
+        each that has none (ledger/pseudonyms.py's KeyTable). Read first, and written
+        only for a client new to the ledger: most posts name clients it knows."""
+        with self.datastore.transaction(commit=False) as c:
+            secret = self._read_secret(c, create=False)
+            found = {} if secret is None else self._select(c, secret, clients)
+        missing = [client for client in clients if client not in found]
+        if not create or not missing:
+            return found
+        with self.datastore.transaction(commit=True) as c:
+            secret = self._read_secret(c, create=True)
+            assert secret is not None
+            now = _now()
+            for chunk in _chunks(missing):
+                c.executemany(
+                    self._q("INSERT INTO {k} (party, lookup, key_hex, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+                    [(party, lookup(secret, party, ref), new_key().hex(), now) for party, ref in chunk],
                 )
-                for row in c.fetchall():
-                    client = wanted.get((row["party"], row["lookup"]))
-                    if client is not None:
-                        out[client] = bytes.fromhex(row["key_hex"])
+            return {**found, **self._select(c, secret, missing)}
+
+    def _select(self, c: Any, secret: bytes, clients: Sequence[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        wanted = {(party, lookup(secret, party, ref)): (party, ref) for party, ref in clients}
+        out = {}
+        for chunk in _chunks(list(wanted)):
+            c.execute(
+                self._q(f"SELECT party, lookup, key_hex FROM {{k}} WHERE lookup IN ({', '.join('?' * len(chunk))})"),
+                [found for _, found in chunk],
+            )
+            for row in c.fetchall():
+                client = wanted.get((row["party"], row["lookup"]))
+                if client is not None:
+                    out[client] = bytes.fromhex(row["key_hex"])
         return out
 
     def find(self, party: str, client_ref: str) -> ClientKey | None:
