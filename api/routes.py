@@ -27,7 +27,7 @@ from ledger.application import BatchRefused, IdReused, Ledger, PostResult, rfc33
 from ledger import iv3_cbs, sisa, split
 from ledger.audit import MAX_POSITION, parse_anchor
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
-from ledger.events import CODE, PARTY_CODE, Event, InvalidBatch, InvalidParam, parse_batch
+from ledger.events import CODE, LEDGER_ONLY_TYPES, PARTY_CODE, Event, InvalidBatch, InvalidParam, parse_batch
 from ledger.pseudonyms import pseudonym
 from projections import iv3 as iv3_report
 from projections import queries
@@ -259,6 +259,8 @@ async def event_template(request: web.Request) -> web.Response:
     await principal_of(request)
     kind = request.match_info["type"]
     found = templates.template(kind)
+    if kind in LEDGER_ONLY_TYPES:
+        raise not_found(f"a {kind} is recorded by `ledger erase-client`, never posted: it has no template")
     if found is None:
         raise not_found(f"no event type {kind}")
     columns, example = found

@@ -31,7 +31,7 @@ from ledger import chain, pseudonyms
 from ledger.audit import Audit, Verification
 from ledger.book import RECORDED_AT, Book
 from ledger.effects import Effects
-from ledger.events import REGISTRATION_TYPES, Event, parse_event
+from ledger.events import LEDGER_ONLY_TYPES, REGISTRATION_TYPES, Event, parse_event
 from ledger.privacy import bsn_like_fields
 from ledger.rules import RuleViolation
 from ledger.snapshots import NOT_TRUSTED, Seal, Snapshots, stored_recorder
@@ -241,7 +241,7 @@ class Ledger(Application[UUID]):
         client's to post: it would claim a key destroyed that was not."""
         erasures = [(i, RuleViolation("erasure-by-command", "a ClientErased is made by `ledger erase-client`, "
                                       "which destroys the client's key"))
-                    for i, e in enumerate(events) if e.type == pseudonyms.ERASURE]
+                    for i, e in enumerate(events) if e.type in LEDGER_ONLY_TYPES]
         if erasures:
             raise BatchRefused(erasures)
         return pseudonyms.pseudonymized(events, self.client_keys, create=not dry_run)

@@ -434,7 +434,9 @@ PAYLOADS: dict[str, type[EventData]] = {
 }
 
 REGISTRATION_TYPES = frozenset({"PartyRegistered", "OrganisationRegistered"})
-ADMIN_ONLY_TYPES = REGISTRATION_TYPES | {"PartyUpdated", "YearReopened", "ClientErased"}
+# Recorded by a ledger command (`ledger erase-client`), never posted by a client.
+LEDGER_ONLY_TYPES = frozenset({"ClientErased"})
+ADMIN_ONLY_TYPES = REGISTRATION_TYPES | LEDGER_ONLY_TYPES | {"PartyUpdated", "YearReopened"}
 # Types whose envelope must carry a `reference`: the decision or request that allows them.
 NEEDS_REFERENCE = frozenset({"YearReopened", "ClientErased"})
 GEMEENTE_CODE = re.compile(r"^GM\d{4}$")
