@@ -24,24 +24,35 @@ from projections.scope import Scope, Years, covers, membership_years, years_of
 READ_ALL = frozenset({"admin", "auditor"})
 
 
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" and secret.strip() else None
+
+
+def verified_by_issuer(request: web.Request) -> bool:
+    """Whether the caller's token is a JWT for the OIDC issuer to verify, which needs no
+    database (but may fetch the issuer's keys: best outside any transaction)."""
+    secret = _bearer(request)
+    return secret is not None and request.app.get(state.OIDC) is not None and bool(JWT_SHAPE.fullmatch(secret))
+
+
 def authenticate(request: web.Request, tokens: TokenStore) -> Principal:
     """The caller of a CLI token (`plg_...`) or, with OIDC configured, of a JWT of the
     issuer (api/oidc.py: it may fetch the issuer's keys, so this runs in a worker thread);
     401 naming why, never quoting the token."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
+    secret = _bearer(request)
+    if secret is None:
         raise unauthorized()
     oidc = request.app.get(state.OIDC)
-    if oidc is not None and JWT_SHAPE.fullmatch(secret.strip()):
+    if oidc is not None and JWT_SHAPE.fullmatch(secret):
         try:
-            return oidc.verify(secret.strip())
+            return oidc.verify(secret)
         except OidcRefused as e:
             raise unauthorized(f"this token is refused: {e}") from None
         except OidcUnavailable:
             raise unavailable_problem(oidc.refresh) from None
     try:
-        principal = tokens.authenticate(secret.strip())
+        principal = tokens.authenticate(secret)
     except TokenRefused as e:
         raise unauthorized(str(e)) from None
     if principal is None:

@@ -8,7 +8,7 @@ token of at most 128 characters, else a new one. The id is echoed in the respons
 What is logged of a request is its method, path (never the query string), status,
 size, time taken, the address it came from and the id of the token it used: never a
 token, a body or anything out of an event. As a second line of defence every line is
-scrubbed of anything shaped like a token (`plg_...`) or a BSN (nine digits passing the
+scrubbed of anything shaped like a token (`plg_...`, a JWT) or a BSN (nine digits passing the
 elfproef), whatever put it there. An exception is logged with its traceback and class
 but not its message, which may quote a posted value.
 """
@@ -33,7 +33,8 @@ from ledger.privacy import mask_bsns
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 REQUEST_ID_HEADER = "X-Request-ID"
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_TOKEN_LIKE = re.compile(r"plg_[A-Za-z0-9_-]+")
+# A CLI token, or a JWT (its header and payload are base64url JSON: `eyJ`).
+_TOKEN_LIKE = re.compile(r"plg_[A-Za-z0-9_-]+|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 PRINCIPAL_ID = web.RequestKey("principal_id", str)  # the token id, set once the request is authenticated
 
@@ -53,7 +54,7 @@ def request_id_for(request: web.Request) -> str:
 
 def scrub(text: str) -> str:
     """`text` with token-shaped strings and BSN-like numbers masked."""
-    return mask_bsns(_TOKEN_LIKE.sub("plg_[redacted]", text), "[bsn?]")
+    return mask_bsns(_TOKEN_LIKE.sub("[token redacted]", text), "[bsn?]")
 
 
 class JsonFormatter(OrjsonFormatter):

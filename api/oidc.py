@@ -25,7 +25,6 @@ import math
 import re
 import threading
 import time
-import unicodedata
 import urllib.request
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +33,7 @@ import jwt
 from jwt import PyJWK, PyJWKClient
 
 from api.problems import Problem
-from api.tokens import PARTY_ROLES, ROLES, Principal
+from api.tokens import PARTY_ROLES, ROLES, Principal, TokenError, clean, person_name
 from ledger.config import Settings, check_oidc, check_url
 from ledger.events import PARTY_CODE
 
@@ -45,10 +44,6 @@ JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 TIMEOUT = 5.0  # seconds for the issuer to answer: a request waits for it in a worker thread
 MAX_DISCOVERY_BYTES = 1 << 20
 MAX_SUB = 255
-MAX_NAME = 200
-# Control and format characters, lone surrogates (which cannot be stored as UTF-8) and
-# line or paragraph separators: none belongs in a name recorded in the log.
-_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 # The key families an algorithm may be verified with (PyJWK's `key_type`).
 _FAMILIES = {"RSA": ("RS", "PS"), "EC": ("ES",), "OKP": ("Ed",)}
@@ -93,10 +88,6 @@ def claim(claims: dict[str, Any], path: str) -> Any:
             return None
         value = value[part]
     return value
-
-
-def _clean(text: str) -> bool:
-    return not any(unicodedata.category(c) in _BAD_CATEGORIES for c in text)
 
 
 class OidcVerifier:
@@ -252,16 +243,17 @@ class OidcVerifier:
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         sub = claims["sub"]
-        if not (isinstance(sub, str) and 1 <= len(sub) <= MAX_SUB and _clean(sub)
+        if not (isinstance(sub, str) and 1 <= len(sub) <= MAX_SUB and clean(sub)
                 and not any(c.isspace() for c in sub)):
             raise OidcRefused(f"the sub claim must be 1-{MAX_SUB} characters without spaces or control characters")
         name = claims.get("name")
         if name is not None:
             if not isinstance(name, str):
                 raise OidcRefused("the name claim is not text")
-            name = name.strip()
-            if len(name) > MAX_NAME or not _clean(name):
-                raise OidcRefused(f"the name claim must be at most {MAX_NAME} characters without control characters")
+            try:
+                name = person_name(name, "the name claim") if name.strip() else None
+            except TokenError as e:
+                raise OidcRefused(str(e)) from None
         role = self._role(claims)
         party = claim(claims, self.party_claim)
         if role in PARTY_ROLES:

@@ -190,7 +190,9 @@ def _schemas() -> dict[str, Any]:
                     "position": {"type": "integer"},
                     "recordedAt": {"type": "string", "format": "date-time",
                                    "description": "Never before the recordedAt of the event before it"},
-                    "postedBy": {"type": "string", "description": "Role, party and token id of the poster"},
+                    "postedBy": {"type": "string", "description": "Role, party and token id of the poster (an OIDC token's "
+                                 "is oidc:<sub>), then the person the token names in parentheses: "
+                                 "gemeente:GM0439:tok_0123456789ab (Jan de Vries)"},
                     "previousHash": {**_HASH, "description": "The chainHash of the event before it (64 zeros for the first)"},
                     "chainHash": {**_HASH, "description": "SHA-256 of this object without chainHash, keys sorted, "
                                   "no whitespace: the hash chain that `ledger verify` recomputes"},
@@ -650,7 +652,7 @@ def table_columns() -> dict[str, list[str]]:
 
 
 def _paths() -> dict[str, Any]:
-    secured = [{"bearerAuth": []}]
+    secured = [{"bearerAuth": []}, {"oidc": []}]  # either kind of token
     return {
         "/healthz": {"get": {"operationId": "healthz", "tags": ["service"], "summary": "The process is alive",
                              "security": [], "responses": _ok("Alive", _ref("Health"))}},
@@ -698,6 +700,10 @@ def _paths() -> dict[str, Any]:
                     _query("limit", "At most this many events", {"type": "integer", "minimum": 1, "maximum": 1000}),
                     _PARTY,
                     _AS_OF,
+                    _query("clientRef", "Only the events of this client of `party` (required with it): the ledger "
+                           "finds them by the client's pseudonym, which the events show in its place. None once "
+                           "the client was erased (`ledger erase-client`)",
+                           {"type": "string", "pattern": "^[A-Za-z0-9._:/-]{1,64}$"}),
                 ],
                 "responses": {
                     "200": {

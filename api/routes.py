@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 
 from api import iv3_sheets, state, templates, uploads
-from api.access import READ_ALL, authenticate, check_may_post, check_read, may_read, refused_posts
+from api.access import READ_ALL, authenticate, check_may_post, check_read, may_read, refused_posts, verified_by_issuer
 from api.logs import PRINCIPAL_ID
 from api.problems import Problem, bad_param, bad_request, forbidden, not_found
 from api.render import (
@@ -73,8 +73,11 @@ async def read(request: web.Request, work: Callable[[Principal, ReadDB], T]) -> 
 
 def _read(request: web.Request, work: Callable[[Principal, ReadDB], T]) -> T:
     db = request.app[state.DB]
+    # A JWT needs no database, and its issuer's keys may have to be fetched first: no
+    # pooled connection (nor SQLite snapshot) is held meanwhile.
+    early = admit(request) if verified_by_issuer(request) else None
     with db.transaction():
-        return work(admit(request), db)
+        return work(early or admit(request), db)
 
 
 def scope_of(request: web.Request, principal: Principal, db: ReadDB) -> Scope:

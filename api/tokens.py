@@ -33,6 +33,7 @@ _SCHEMA = (
 # Columns added since the table was first made (`_add_columns`).
 _ADDED_COLUMNS = ("expires_at", "person")
 MAX_PERSON = 200
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _INSTANT = "%Y-%m-%dT%H:%M:%SZ"
 # Compared against when the id is unknown, so that case takes as long as a wrong secret.
 _NO_HASH = "0" * 64
@@ -86,14 +87,20 @@ def _instant(moment: datetime) -> str:
     return moment.strftime(_INSTANT)
 
 
+def clean(text: str) -> bool:
+    """No control or format character (a right-to-left override would make the trail
+    lie), no lone surrogate (not storable as UTF-8), no line or paragraph separator."""
+    return not any(unicodedata.category(c) in _UNPRINTABLE for c in text)
+
+
 def person_name(value: str, source: str) -> str:
     """A person's name as the log may record it (it goes into the hash chain, the trail
-    and every export): stripped, 1-200 characters, no control or format character.
-    `source` says where it came from, for the error."""
+    and every export): stripped, 1-200 characters, `clean`. `source` says where it came
+    from, for the error: a CLI token's --name or a JWT's name claim."""
     name = value.strip()
     if not name or len(name) > MAX_PERSON:
         raise TokenError(f"{source} must be 1-{MAX_PERSON} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+    if not clean(name):
         raise TokenError(f"{source} holds a control character")
     return name
 

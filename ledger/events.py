@@ -67,6 +67,10 @@ Code = Annotated[str, StringConstraints(pattern=CODE, max_length=64)]
 PARTY_CODE = r"^[A-Z0-9-]{2,40}$"
 PartyCode = Annotated[str, StringConstraints(pattern=PARTY_CODE)]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,64}$")]
+# A client: the ledger stores, and answers with, a keyed pseudonym of it (ledger/pseudonyms.py).
+ClientRef = Annotated[Ref, Field(json_schema_extra={
+    "description": "The party's own reference of the client, never a BSN. The ledger stores and answers a "
+                   "pseudonym in its place (ps_ and 32 letters); GET /v1/events?party=&clientRef= finds it"})]
 # CBS's overheidsnummer, the number an Iv3 delivery is filed under (a gemeente's are its
 # code's four digits; a gemeenschappelijke regeling's CBS gives it): digits only.
 CbsNumber = Annotated[
@@ -233,7 +237,7 @@ class CommitmentReleased(EventData):
 
 class SubsidyGranted(EventData):
     subsidyId: Ref
-    clientRef: Ref
+    clientRef: ClientRef
     instrument: Code
     budget: Code = "inkomensdeel"
     loonwaardePct: Percentage
@@ -267,7 +271,7 @@ class SubsidyEnded(EventData):
 
 class PlacementStarted(EventData):
     placementId: Ref
-    clientRef: Ref
+    clientRef: ClientRef
     kind: PlacementKind
     hoursPerWeek: Annotated[Number, Field(gt=0, le=60)]
     priorityGroup: Code | None = None
@@ -288,7 +292,7 @@ class PlacementEnded(EventData):
 
 
 class OutflowRegistered(EventData):
-    clientRef: Ref
+    clientRef: ClientRef
     extent: Literal["volledig", "gedeeltelijk"]
     reason: Text
     avoidedBenefitCents: NonNegativeCents

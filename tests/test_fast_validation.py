@@ -33,6 +33,8 @@ DEMO = [e for batch in demo.batches() for e in batch.events]
 ID = "3f1c7d9e-6e0b-4d5c-9a8b-1c2d3e4f5a6b"
 HANDWRITTEN = [
     {"id": ID, "type": "YearClosed", "party": "GM0001", "effectiveDate": "2024-12-31"},
+    {"id": ID, "type": "ClientErased", "party": "GM0001", "effectiveDate": "2026-12-04",
+     "reference": "AVG-verzoek 2026-118", "data": {"keyId": "abcdefghijklmnopabcdefghijklmnop"}},
     {"id": ID, "type": "PartyUpdated", "party": "WERKBEDRIJF-001", "effectiveDate": "2024-01-01", "data": {"cbsNumber": "9901"}},
     {"id": ID, "type": "YearClosed", "party": "GM0001", "effectiveDate": "2024-12-31", "year": 2024, "data": {}},
     {"id": ID, "type": "MembershipChanged", "party": "WERKBEDRIJF-001", "effectiveDate": "2024-06-01",

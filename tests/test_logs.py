@@ -216,10 +216,15 @@ def test_a_log_line_is_scrubbed_of_tokens_and_bsns_whatever_wrote_it() -> None:
         log.removeHandler(handler)
     line = orjson.loads(stream.getvalue())
     assert line["requestId"] == "req-1" and line["level"] == "ERROR"
-    assert line["message"] == "failed on plg_[redacted] for [bsn?]"
+    assert line["message"] == "failed on [token redacted] for [bsn?]"
     # The traceback and each exception's class, never its message: it may quote a posted value.
     assert "test_logs.py" in line["error"] and "direct cause" in line["error"]
     assert "KeyError (message withheld" in line["error"] and "ValueError (message withheld" in line["error"]
     for private in (BSN, "s3cr3t", SECRET_TEXT):
         assert private not in stream.getvalue(), private
     assert logs.scrub("position 123456780 of 111222334") == "position 123456780 of 111222334"  # no elfproef
+
+
+def test_a_jwt_is_scrubbed_like_a_cli_token() -> None:
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJqYW4ifQ.c2lnbmF0dXJl"
+    assert logs.scrub(f"refused {jwt} and plg_abc_def") == "refused [token redacted] and [token redacted]"
