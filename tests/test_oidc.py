@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import subprocess
+import sys
 import hashlib
 import hmac
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,7 +36,8 @@ from api.app import create_app
 from api.tokens import TokenStore
 from ledger.config import Settings
 from projections.db import ReadDB
-from tests.conftest import Api, assert_problem, event, register
+from tests.conftest import Api, assert_problem, event, register, serve_demo
+from tests.procs_ledger import ROOT, cli_env
 
 AUDIENCE = "participatie-ledger"
 SUB = "8f2c1e0a-5b7d-4c3e-9a61-2d4f0b8e7c15"
@@ -413,3 +418,33 @@ async def test_the_document_offers_either_scheme(serve: Serve, issuer: Issuer) -
         schemes = document["components"]["securitySchemes"]
         assert schemes["oidc"]["type"] == "openIdConnect" and schemes["oidc"]["openIdConnectUrl"] == url
         assert schemes["bearerAuth"]["scheme"] == "bearer"
+
+
+def _request(base: str, token: str, path: str, body: Any = None) -> tuple[int, Any]:
+    request = urllib.request.Request(base + path, data=None if body is None else orjson.dumps(body),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, orjson.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, orjson.loads(e.read())
+
+
+def test_ledger_serve_takes_the_issuers_tokens_from_its_environment(
+    issuer: Issuer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """As an operator runs it: `ledger serve` with LEDGER_OIDC_* set, a JWT posting and a
+    CLI token beside it; and settings that cannot be verified safely stop it at once."""
+    folder = tmp_path_factory.mktemp("serve-oidc")
+    with serve_demo(folder, LEDGER_OIDC_ISSUER=issuer.url, LEDGER_OIDC_AUDIENCE=AUDIENCE) as (served, _):
+        posted = allocation()
+        status, body = _request(served.base, issuer.token(), "/v1/events", posted)
+        assert status == 201, body
+        status, read = _request(served.base, served.admin, f"/v1/events/{posted['id']}")
+        assert status == 200 and read["postedBy"] == f"gemeente:GM0439:oidc:{SUB} ({NAME})"
+        status, refused = _request(served.base, issuer.token(aud="another-api"), "/v1/parties")
+        assert status == 401 and "audience" in refused["detail"]
+    bad = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", "0"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, env=cli_env(served.db, LEDGER_OIDC_ISSUER=issuer.url,
+                                                            LEDGER_OIDC_AUDIENCE=AUDIENCE, LEDGER_OIDC_ALGORITHMS="HS256"))
+    assert bad.returncode != 0 and "LEDGER_OIDC_ALGORITHMS" in bad.stderr and "Traceback" not in bad.stderr
