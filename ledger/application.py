@@ -122,6 +122,11 @@ class IdReused(Exception):
         self.indexes = indexes
 
 
+def _distinct(events: Sequence[Event]) -> None:
+    if len({e.id for e in events}) != len(events):
+        raise ValueError("an id occurs twice in one batch")
+
+
 def rfc3339(ts: datetime) -> str:
     """Fixed-width UTC instants (`isoformat` pads the year to four digits, where
     strftime leaves years below 1000 unpadded, and costs half), so text order is time
@@ -228,12 +233,10 @@ class Ledger(Application[UUID]):
         again. A `dry_run` decides every event as a post would, under the write lock,
         raises as it would, and then stores nothing: the books it advanced are evicted
         from the cache, as a refused batch's are, and no snapshot is taken of them."""
-        if len({e.id for e in events}) != len(events):
-            raise ValueError("an id occurs twice in one batch")
         post = Post(events, posted_by, dry_run)
         if recorded_at is None:
             post = self._client_post(post)
-        return self._post_retrying([post], recorded_at, first_position)[0]
+        return self._post_alone(post, recorded_at, first_position)
 
     def _pseudonymized(self, events: Sequence[Event], dry_run: bool) -> list[Event]:
         """A client's batch as the ledger stores it: clientRefs as pseudonyms. A
@@ -298,6 +301,7 @@ class Ledger(Application[UUID]):
         return [p if isinstance(p, Exception) else next(answers) for p in prepared]
 
     def _client_post(self, post: Post) -> Post:
+        _distinct(post.events)  # before any key is made for it
         return replace(post, events=self._pseudonymized(post.events, post.dry_run))
 
     def _group(self, posts: list[Post]) -> list[PostResult | Exception]:
@@ -314,10 +318,11 @@ class Ledger(Application[UUID]):
                 pass
         return [self._outcome(p, self._post_alone) for p in posts]
 
-    def _post_alone(self, post: Post) -> PostResult:
-        if len({e.id for e in post.events}) != len(post.events):
-            raise ValueError("an id occurs twice in one batch")
-        return self._post_retrying([post])[0]
+    def _post_alone(
+        self, post: Post, recorded_at: Sequence[datetime] | None = None, first_position: int | None = None
+    ) -> PostResult:
+        _distinct(post.events)
+        return self._post_retrying([post], recorded_at, first_position)[0]
 
     @staticmethod
     def _outcome(post: Post, step: Callable[[Post], T]) -> T | Exception:
