@@ -396,15 +396,15 @@ def cmd_iv3(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """The log as NDJSON on stdout; with `--keys FILE` the client key table into FILE
-    (ledger/key_file.py), readable by its owner alone."""
+    (ledger/key_file.py), readable by its owner alone, read once the log is written."""
     from ledger import key_file
     from projections.runner import public_event
 
     ledger, _, _ = _open(_settings(args))
-    if args.keys:
-        secret, keys = ledger.client_keys.dump()
-        with open(os.open(args.keys, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.writelines(key_file.lines(secret, keys))
+    try:  # made before the log is written (and so checked to be writable), filled after it
+        keys_out = None if not args.keys else open(os.open(args.keys, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    except OSError as e:
+        raise Refused(f"cannot write the key file {args.keys}: {e.strerror}") from None
     out = sys.stdout.buffer
     after = 0
     while True:
@@ -414,6 +414,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         out.write(b"".join(orjson.dumps(public_event(e)) + b"\n" for e in batch))
         after = batch[-1].position
     out.flush()
+    if keys_out is not None:  # after the log: a key is made before its client's first event, so each logged one is here
+        with keys_out:
+            keys_out.writelines(key_file.lines(*ledger.client_keys.dump()))
     return 0
 
 
@@ -458,6 +461,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                 staging.close()
         except (InvalidEvent, BatchRefused, IdReused, KeyError, ValueError) as e:
             print(f"ledger import: {e}; nothing was stored", file=sys.stderr)
+            return 1
+        except OSError as e:  # the key file
+            print(f"ledger import: cannot read {e.filename}: {e.strerror}; nothing was stored", file=sys.stderr)
             return 1
     if keys is not None:
         secret, taken, passed_over = keys
