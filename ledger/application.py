@@ -235,19 +235,33 @@ class Ledger(Application[UUID]):
         from the cache, as a refused batch's are, and no snapshot is taken of them."""
         post = Post(events, posted_by, dry_run)
         if recorded_at is None:
-            post = self._client_post(post)
+            (post,) = self._pseudonymized([self._admissible(post)])
         return self._post_alone(post, recorded_at, first_position)
 
-    def _pseudonymized(self, events: Sequence[Event], dry_run: bool) -> list[Event]:
-        """A client's batch as the ledger stores it: clientRefs as pseudonyms. A
-        ClientErased is the ledger's own record of an erasure (`erase_client`), never a
-        client's to post: it would claim a key destroyed that was not."""
+    @staticmethod
+    def _admissible(post: Post) -> Post:
+        """A client's post, refused before any key is made for it when it holds an id
+        twice or a ClientErased: the ledger's own record of an erasure (`erase_client`),
+        never a client's to post (it would claim a key destroyed that was not)."""
+        _distinct(post.events)
         erasures = [(i, RuleViolation("erasure-by-command", "a ClientErased is made by `ledger erase-client`, "
                                       "which destroys the client's key"))
-                    for i, e in enumerate(events) if e.type in LEDGER_ONLY_TYPES]
+                    for i, e in enumerate(post.events) if e.type in LEDGER_ONLY_TYPES]
         if erasures:
             raise BatchRefused(erasures)
-        return pseudonyms.pseudonymized(events, self.client_keys, create=not dry_run)
+        return post
+
+    def _pseudonymized(self, posts: Sequence[Post]) -> list[Post]:
+        """Clients' posts as the ledger stores them: clientRefs as pseudonyms, the keys of
+        all of them read (and made) in one round, a dry run's never made."""
+        out = list(posts)
+        for create in (True, False):
+            mine = [n for n, p in enumerate(posts) if p.dry_run is not create]
+            wanted = pseudonyms.clients(e for n in mine for e in posts[n].events)
+            keys = self.client_keys.keys(wanted, create=create) if wanted else {}
+            for n in mine:
+                out[n] = replace(posts[n], events=pseudonyms.with_keys(posts[n].events, keys))
+        return out
 
     def erase_client(self, party: str, client_ref: str, reference: str, effective_date: str) -> Accepted | None:
         """Destroy the key of `party`'s client `client_ref`, recording that as a
@@ -295,14 +309,17 @@ class Ledger(Application[UUID]):
         commit: the API's queued single-event posts cost one round of lookups, one
         insert and one commit); where any is refused, two share an id, or another
         process wrote one of the group's books meanwhile, one by one."""
-        prepared = [self._outcome(p, self._client_post) for p in posts]  # clientRefs as pseudonyms, or why not
-        ready = [p for p in prepared if isinstance(p, Post)]
-        answers = iter(self._group(ready))
+        prepared = [self._outcome(p, self._admissible) for p in posts]
+        admitted = [p for p in prepared if isinstance(p, Post)]
+        ready: list[PostResult | Exception]
+        try:
+            admitted = self._pseudonymized(admitted)
+        except Exception as e:  # noqa: BLE001 - the key table did not answer: so for every post
+            ready = [e] * len(admitted)
+        else:
+            ready = self._group(admitted)
+        answers = iter(ready)
         return [p if isinstance(p, Exception) else next(answers) for p in prepared]
-
-    def _client_post(self, post: Post) -> Post:
-        _distinct(post.events)  # before any key is made for it
-        return replace(post, events=self._pseudonymized(post.events, post.dry_run))
 
     def _group(self, posts: list[Post]) -> list[PostResult | Exception]:
         ids = [e.id for p in posts for e in p.events]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -85,29 +85,35 @@ class KeyTable(Protocol):
         ...
 
 
-def client_refs(events: Sequence[Event]) -> list[tuple[str, str]]:
-    """Each (party, clientRef) the events name, once, in order."""
+def clients(events: Iterable[Event]) -> list[tuple[str, str]]:
+    """Each (party, clientRef) the events name, once, in order; a clientRef that looks
+    like a BSN is left out: it is left in clear, so that the BSN rule refuses it (a
+    pseudonym would hide it), and is never stored."""
     seen = dict.fromkeys((e.party, e.data[CLIENT_FIELD]) for e in events if CLIENT_FIELD in e.data)
-    return list(seen)
+    return [(party, ref) for party, ref in seen if not looks_like_bsn(ref)]
 
 
 def pseudonymized(events: Sequence[Event], table: KeyTable, create: bool) -> list[Event]:
-    """`events` with every clientRef replaced by its pseudonym (and the content hash of
-    the result). With `create` false (a dry run) nothing is written: a client without a
-    key gets a throwaway one, as it would get a new key of its own. A clientRef that
-    looks like a BSN is left in clear, so that the BSN rule refuses it (a pseudonym
-    would hide it): it is never stored."""
-    clients = [(party, ref) for party, ref in client_refs(events) if not looks_like_bsn(ref)]
-    if not clients:
-        return list(events)
-    keys = table.keys(clients, create=create)
+    """`events` with every clientRef replaced by its pseudonym (`with_keys`), the keys
+    read from `table` (and with `create`, made for new clients)."""
+    wanted = clients(events)
+    return with_keys(events, table.keys(wanted, create=create) if wanted else {})
+
+
+def with_keys(events: Sequence[Event], keys: dict[tuple[str, str], bytes]) -> list[Event]:
+    """`events` with every clientRef replaced by its pseudonym under `keys` (and the
+    content hash of the result). A client `keys` lacks (a dry run's new client, for
+    which nothing is written) gets a throwaway key, one for all its events, as it would
+    get a new key of its own."""
+    throwaway: dict[tuple[str, str], bytes] = {}
     out = []
     for e in events:
         ref = e.data.get(CLIENT_FIELD)
         if ref is None or looks_like_bsn(ref):  # left as it is, for the BSN rule to refuse: never hidden
             out.append(e)
             continue
-        key = keys.get((e.party, ref)) or new_key()
+        client = (e.party, ref)
+        key = keys.get(client) or throwaway.setdefault(client, new_key())
         entry = {**e.entry, "data": {**e.data, CLIENT_FIELD: pseudonym(key, ref)}}
         out.append(replace(e, entry=entry, content_hash=content_hash(entry)))
     return out
