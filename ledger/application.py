@@ -33,6 +33,7 @@ from ledger.book import RECORDED_AT, Book
 from ledger.effects import Effects
 from ledger.events import LEDGER_ONLY_TYPES, REGISTRATION_TYPES, Event, parse_event
 from ledger.privacy import bsn_like_fields
+from ledger.pseudonyms import Keys
 from ledger.rules import RuleViolation
 from ledger.snapshots import NOT_TRUSTED, Seal, Snapshots, stored_recorder
 from ledger.store import OnSealed, PendingReceipt, Receipt, library_env
@@ -65,6 +66,7 @@ class Post:
     events: Sequence[Event]
     posted_by: str
     dry_run: bool = False  # decide every event, store none (`Ledger.post`)
+    imported: bool = False  # an import's: its clientRefs are pseudonyms already (ledger/pseudonyms.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +235,8 @@ class Ledger(Application[UUID]):
         again. A `dry_run` decides every event as a post would, under the write lock,
         raises as it would, and then stores nothing: the books it advanced are evicted
         from the cache, as a refused batch's are, and no snapshot is taken of them."""
-        post = Post(events, posted_by, dry_run)
-        if recorded_at is None:
-            (post,) = self._pseudonymized([self._admissible(post)])
-        return self._post_alone(post, recorded_at, first_position)
+        post = Post(events, posted_by, dry_run, imported=recorded_at is not None)
+        return self._post_alone(post if post.imported else self._admissible(post), recorded_at, first_position)
 
     @staticmethod
     def _admissible(post: Post) -> Post:
@@ -251,17 +251,15 @@ class Ledger(Application[UUID]):
             raise BatchRefused(erasures)
         return post
 
-    def _pseudonymized(self, posts: Sequence[Post]) -> list[Post]:
-        """Clients' posts as the ledger stores them: clientRefs as pseudonyms, the keys of
-        all of them read (and made) in one round, a dry run's never made."""
-        out = list(posts)
-        for create in (True, False):
-            mine = [n for n, p in enumerate(posts) if p.dry_run is not create]
-            wanted = pseudonyms.clients(e for n in mine for e in posts[n].events)
-            keys = self.client_keys.keys(wanted, create=create) if wanted else {}
-            for n in mine:
-                out[n] = replace(posts[n], events=pseudonyms.with_keys(posts[n].events, keys))
-        return out
+    def _pseudonymized(self, posts: Sequence[Post]) -> tuple[list[Post], Keys | None]:
+        """Posts as the ledger stores them: a client's clientRefs as pseudonyms, the keys
+        of all of them read in one round (and made for new clients, to be stored with the
+        events); None for keys when no post names a client."""
+        wanted = pseudonyms.clients(e for p in posts if not p.imported for e in p.events)
+        if not wanted:
+            return list(posts), None
+        keys = self.client_keys.prepare(wanted)
+        return [p if p.imported else replace(p, events=pseudonyms.with_keys(p.events, keys)) for p in posts], keys
 
     def erase_client(self, party: str, client_ref: str, reference: str, effective_date: str) -> Accepted | None:
         """Destroy the key of `party`'s client `client_ref`, recording that as a
@@ -310,15 +308,7 @@ class Ledger(Application[UUID]):
         insert and one commit); where any is refused, two share an id, or another
         process wrote one of the group's books meanwhile, one by one."""
         prepared = [self._outcome(p, self._admissible) for p in posts]
-        admitted = [p for p in prepared if isinstance(p, Post)]
-        ready: list[PostResult | Exception]
-        try:
-            admitted = self._pseudonymized(admitted)
-        except Exception as e:  # noqa: BLE001 - the key table did not answer: so for every post
-            ready = [e] * len(admitted)
-        else:
-            ready = self._group(admitted)
-        answers = iter(ready)
+        answers = iter(self._group([p for p in prepared if isinstance(p, Post)]))
         return [p if isinstance(p, Exception) else next(answers) for p in prepared]
 
     def _group(self, posts: list[Post]) -> list[PostResult | Exception]:
@@ -358,8 +348,9 @@ class Ledger(Application[UUID]):
         with self._write_lock:
             for attempt in range(attempts):
                 batch = _Batch(self)
-                try:
-                    return self._post_once(posts, batch, recorded_at, first_position)
+                try:  # pseudonyms on each attempt: a conflict may be another process's new key for a client
+                    ready, keys = self._pseudonymized(posts)
+                    return self._post_once(ready, batch, recorded_at, first_position, keys)
                 except RecordConflictError:
                     if attempt == attempts - 1:
                         raise
@@ -377,9 +368,10 @@ class Ledger(Application[UUID]):
         batch: _Batch,
         recorded_at: Sequence[datetime] | None = None,
         first_position: int | None = None,
+        keys: Keys | None = None,
     ) -> list[PostResult]:
-        """One try at storing `posts` in one transaction; `recorded_at` is for a single
-        post (an import)."""
+        """One try at storing `posts` in one transaction, with the new client `keys` their
+        pseudonyms were made under; `recorded_at` is for a single post (an import)."""
         receipts = self.recorder.receipts([e.id for p in posts for e in p.events])  # type: ignore[attr-defined]
         answers: list[list[Accepted | None]] = []
         fresh: list[list[tuple[int, Event]]] = []  # per post: (index in it, event) not yet stored
@@ -433,8 +425,9 @@ class Ledger(Application[UUID]):
             ]
             # Straight to the event store: `Application.save` would also check each event
             # against a runtime protocol, a third of the posting time in batches of 1,000.
-            on_sealed = None if self.project_inline is None else self._projecting(effects, projected)
-            self.events.put(pending, receipts=stored, first_position=first_position, on_sealed=on_sealed)
+            projecting = None if self.project_inline is None else self._projecting(effects, projected)
+            self.events.put(pending, receipts=stored, first_position=first_position,
+                            on_sealed=self._sealing(keys, projecting))
             batch.stored = True
             for (n, i, _), r in zip(placed, stored, strict=True):
                 assert r.receipt is not None  # completed by the recorder
@@ -472,6 +465,19 @@ class Ledger(Application[UUID]):
             book.record(entry=entry, derived=derived, posted_by=posted_by, decided=decided)
         batch.accepted[event.id] = (entry, derived)
         return list(book.collect_events()), effects
+
+    def _sealing(self, keys: Keys | None, projecting: OnSealed | None) -> OnSealed | None:
+        """What the store runs in the batch's transaction once it is sealed: the new client
+        keys written, then the batch projected (`_projecting`)."""
+        if keys is None or not (keys.new or keys.new_secret):
+            return projecting
+
+        def on_sealed(cursor: Any, after: int, previous: str, sealed: Sequence[PendingReceipt]) -> None:
+            self.client_keys.store(cursor, keys)
+            if projecting is not None:
+                projecting(cursor, after, previous, sealed)
+
+        return on_sealed
 
     def _projecting(self, effects: Sequence[Effects | None], projected: list[bool]) -> OnSealed:
         """What the store runs once the batch is sealed, in its transaction: the batch

@@ -4,11 +4,11 @@ cannot.
 
 Two tables: one secret of the ledger's (the key of the `lookup` hash that finds a row),
 and one row per party and client: its lookup, its key, when it was made, and while an
-erasure is under way the id of the ClientErased being posted for it. Keys are made
-before the batch that needs them is decided, in their own transaction (`INSERT ... ON
-CONFLICT DO NOTHING`, then read back), so two processes posting the same new client
-agree on one key. A batch that is then refused leaves its new keys behind: they are
-keys of clients no stored event names, and link nothing.
+erasure is under way the id of the ClientErased being posted for it. A batch's keys are
+read before it is decided (`prepare`); those of new clients are made then and written
+in the transaction that stores its events (`store`), so a refused batch or a dry run
+leaves none behind, and two processes posting the same new client at once conflict on
+its primary key: the later batch is tried again, under the key the first stored.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.pseudonyms import ClientKey, lookup, new_key
+from ledger.pseudonyms import ClientKey, Keys, lookup, new_key
 
 KEYS_TABLE = "ledger_client_keys"
 SECRET_TABLE = "ledger_client_key_secret"
@@ -49,33 +49,33 @@ class ClientKeys:
     def _q(self, sql: str) -> str:
         return sql.replace("{k}", self._keys).replace("{s}", self._secret).replace("?", self._mark)
 
-    def _read_secret(self, c: Any, create: bool) -> bytes | None:
-        if create:
-            c.execute(self._q("INSERT INTO {s} (id, secret_hex) VALUES (1, ?) ON CONFLICT DO NOTHING"), (new_key().hex(),))
+    def _read_secret(self, c: Any) -> bytes | None:
         c.execute(self._q("SELECT secret_hex FROM {s} WHERE id = 1"))
         row = c.fetchone()
         return None if row is None else bytes.fromhex(row["secret_hex"])
 
-    def keys(self, clients: Sequence[tuple[str, str]], create: bool) -> dict[tuple[str, str], bytes]:
-        """The key of each (party, clientRef) that has one; with `create`, a new one for
-        each that has none (ledger/pseudonyms.py's KeyTable). Read first, and written
-        only for a client new to the ledger: most posts name clients it knows."""
+    def prepare(self, clients: Sequence[tuple[str, str]]) -> Keys:
+        """The key of each (party, clientRef): the table's, read in a transaction of its
+        own, or a new one for `store` to write with the events (ledger/pseudonyms.py)."""
         with self.datastore.transaction(commit=False) as c:
-            secret = self._read_secret(c, create=False)
+            secret = self._read_secret(c)
             found = {} if secret is None else self._select(c, secret, clients)
-        missing = [client for client in clients if client not in found]
-        if not create or not missing:
-            return found
-        with self.datastore.transaction(commit=True) as c:
-            secret = self._read_secret(c, create=True)
-            assert secret is not None
+        new = {client: new_key() for client in clients if client not in found}
+        return Keys(found, new, secret or new_key(), secret is None)
+
+    def store(self, cursor: Any, keys: Keys) -> None:
+        """Write the new keys (and secret) of `keys` through `cursor`, a plain DB-API cursor
+        of the transaction that stores their events. A key another process made for the
+        same client meanwhile is a conflict (the primary key), and the batch is tried again
+        on fresh keys, as a conflict on its events would be."""
+        if keys.new_secret:
+            cursor.execute(self._q("INSERT INTO {s} (id, secret_hex) VALUES (1, ?)"), (keys.secret.hex(),))
+        if keys.new:
             now = _now()
-            for chunk in _chunks(missing):
-                c.executemany(
-                    self._q("INSERT INTO {k} (party, lookup, key_hex, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-                    [(party, lookup(secret, party, ref), new_key().hex(), now) for party, ref in chunk],
-                )
-            return {**found, **self._select(c, secret, missing)}
+            cursor.executemany(
+                self._q("INSERT INTO {k} (party, lookup, key_hex, created_at) VALUES (?, ?, ?, ?)"),
+                [(party, lookup(keys.secret, party, ref), key.hex(), now) for (party, ref), key in keys.new.items()],
+            )
 
     def _select(self, c: Any, secret: bytes, clients: Sequence[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
         wanted = {(party, lookup(secret, party, ref)): (party, ref) for party, ref in clients}
@@ -94,7 +94,7 @@ class ClientKeys:
     def find(self, party: str, client_ref: str) -> ClientKey | None:
         """The key row of one client, or None when it has none (never posted, or erased)."""
         with self.datastore.transaction(commit=False) as c:
-            secret = self._read_secret(c, create=False)
+            secret = self._read_secret(c)
             if secret is None:
                 return None
             c.execute(
@@ -115,7 +115,7 @@ class ClientKeys:
     def dump(self) -> tuple[bytes | None, list[ClientKey]]:
         """The secret and every key, for an export of the keys."""
         with self.datastore.transaction(commit=False) as c:
-            secret = self._read_secret(c, create=False)
+            secret = self._read_secret(c)
             c.execute(self._q("SELECT party, lookup, key_hex, created_at, erasing FROM {k} ORDER BY party, created_at, lookup"))
             rows = c.fetchall()
         return secret, [_key(row) for row in rows]

@@ -29,7 +29,6 @@ import hmac
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 from ledger.events import Event, content_hash
 from ledger.privacy import looks_like_bsn
@@ -76,13 +75,20 @@ class ClientKey:
         return key_id(self.key)
 
 
-class KeyTable(Protocol):
-    """Where the keys are kept (ledger/client_keys.py); the domain asks no more of it."""
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The keys one batch's pseudonyms are made under: those the key table holds, and
+    those made now for the clients new to it (with the table's secret, if it had none).
+    The new ones are stored in the transaction that stores the batch's events, or not at
+    all: a refused batch, or a dry run, leaves no key behind."""
 
-    def keys(self, clients: Sequence[tuple[str, str]], create: bool) -> dict[tuple[str, str], bytes]:
-        """The key of each (party, clientRef) that has one; with `create`, a new one for
-        each that has none."""
-        ...
+    found: dict[tuple[str, str], bytes]
+    new: dict[tuple[str, str], bytes]
+    secret: bytes
+    new_secret: bool
+
+    def of(self, client: tuple[str, str]) -> bytes:
+        return self.found.get(client) or self.new[client]
 
 
 def clients(events: Iterable[Event]) -> list[tuple[str, str]]:
@@ -93,27 +99,15 @@ def clients(events: Iterable[Event]) -> list[tuple[str, str]]:
     return [(party, ref) for party, ref in seen if not looks_like_bsn(ref)]
 
 
-def pseudonymized(events: Sequence[Event], table: KeyTable, create: bool) -> list[Event]:
-    """`events` with every clientRef replaced by its pseudonym (`with_keys`), the keys
-    read from `table` (and with `create`, made for new clients)."""
-    wanted = clients(events)
-    return with_keys(events, table.keys(wanted, create=create) if wanted else {})
-
-
-def with_keys(events: Sequence[Event], keys: dict[tuple[str, str], bytes]) -> list[Event]:
+def with_keys(events: Sequence[Event], keys: Keys) -> list[Event]:
     """`events` with every clientRef replaced by its pseudonym under `keys` (and the
-    content hash of the result). A client `keys` lacks (a dry run's new client, for
-    which nothing is written) gets a throwaway key, one for all its events, as it would
-    get a new key of its own."""
-    throwaway: dict[tuple[str, str], bytes] = {}
+    content hash of the result)."""
     out = []
     for e in events:
         ref = e.data.get(CLIENT_FIELD)
         if ref is None or looks_like_bsn(ref):  # left as it is, for the BSN rule to refuse: never hidden
             out.append(e)
             continue
-        client = (e.party, ref)
-        key = keys.get(client) or throwaway.setdefault(client, new_key())
-        entry = {**e.entry, "data": {**e.data, CLIENT_FIELD: pseudonym(key, ref)}}
+        entry = {**e.entry, "data": {**e.data, CLIENT_FIELD: pseudonym(keys.of((e.party, ref)), ref)}}
         out.append(replace(e, entry=entry, content_hash=content_hash(entry)))
     return out

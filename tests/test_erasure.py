@@ -22,7 +22,7 @@ from api import state
 from ledger.application import Ledger
 from ledger.events import InvalidEvent, parse_event
 from ledger.privacy import bsn_like_fields
-from ledger.pseudonyms import key_id, pseudonym, pseudonymized
+from ledger.pseudonyms import Keys, clients, key_id, new_key, pseudonym, with_keys
 from tests.conftest import Api, assert_problem, event
 from tests.procs_ledger import cli
 
@@ -196,24 +196,48 @@ def test_an_erasure_interrupted_by_a_crash_completes_on_the_next_run(store: str)
 
 
 def test_two_processes_posting_a_new_client_at_once_agree_on_its_key(store: str) -> None:
+    """Two ledgers (as two processes) post events of the same new clients at once: each
+    client gets one key, whichever stored it first, and one pseudonym in both's events."""
     ledgers = [Ledger(store) for _ in range(2)]
     try:
-        found: list[dict[tuple[str, str], bytes]] = []
+        registered = parse_event({"id": str(uuid.uuid4()), "type": "PartyRegistered", "party": PARTY,
+                                  "effectiveDate": "2014-01-01", "data": {"name": "Purmerend", "kind": "gemeente"}})
+        ledgers[0].post([registered], "admin:test")
         start = threading.Barrier(2)
 
-        def make(ledger: Ledger) -> None:
+        def post(ledger: Ledger, side: int) -> None:
             start.wait()
-            found.append(ledger.client_keys.keys([(PARTY, f"race-{n}") for n in range(200)], create=True))
+            for n in range(20):
+                ledger.post([parse_event(placement(f"race-{n}", 100 * side + n))], f"gemeente:test-{side}")
 
-        threads = [threading.Thread(target=make, args=(ledger,)) for ledger in ledgers]
+        threads = [threading.Thread(target=post, args=(ledger, side)) for side, ledger in enumerate(ledgers)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert len(found) == 2 and found[0] == found[1] and len(found[0]) == 200
+        refs: dict[str, set[str]] = {}
+        for e in ledgers[0].log(after=0, limit=100):
+            if e.entry["type"] == "PlacementStarted":
+                refs.setdefault(e.entry["data"]["placementId"][3:], set()).add(e.entry["data"]["clientRef"])
+        by_client: dict[int, set[str]] = {}
+        for placement_no, found in refs.items():
+            by_client.setdefault(int(placement_no) % 100, set()).update(found)
+        assert len(by_client) == 20 and all(len(found) == 1 for found in by_client.values())
+        for n in range(20):
+            key = ledgers[1].client_keys.find(PARTY, f"race-{n}")
+            assert key is not None and by_client[n] == {pseudonym(key.key, f"race-{n}")}
     finally:
         for ledger in ledgers:
             ledger.close()
+
+
+async def test_a_refused_batch_leaves_no_key_behind(api: Api) -> None:
+    _, gemeente = await _setup(api)
+    refused = [placement("client-refused", 1), event("CostBooked", {"budget": "onbekend", "category": "x",
+                                                                    "amountCents": 1})]
+    status, body = await api.post(gemeente, {"events": refused})
+    assert status == 422, body
+    assert api.client.app[state.LEDGER].client_keys.find(PARTY, "client-refused") is None
 
 
 def test_export_and_import_keep_pseudonyms_and_keys_and_an_erased_client_stays_erased(
@@ -264,11 +288,11 @@ class _Keys:
     def __init__(self) -> None:
         self.made: dict[tuple[str, str], bytes] = {}
 
-    def keys(self, clients: list[tuple[str, str]], create: bool) -> dict[tuple[str, str], bytes]:
-        if create:
-            for client in clients:
-                self.made.setdefault(client, uuid.uuid4().bytes * 2)
-        return {c: self.made[c] for c in clients if c in self.made}
+    def prepare(self, clients: list[tuple[str, str]]) -> Keys:
+        found = {c: self.made[c] for c in clients if c in self.made}
+        new = {c: new_key() for c in clients if c not in found}
+        self.made.update(new)  # as if the batch was stored
+        return Keys(found, new, b"s" * 32, False)
 
 
 REFS = st.from_regex(r"[A-Za-z0-9._:/-]{1,64}", fullmatch=True)
@@ -281,8 +305,8 @@ def test_pseudonyms_are_stable_per_client_distinct_between_clients_and_never_loo
     of the event changes; its content hash is that of what is stored."""
     table = _Keys()
     events = [parse_event(placement(ref, n)) for n, ref in enumerate(refs)]
-    out = pseudonymized(events, table, create=True)
-    again = pseudonymized(events, table, create=True)
+    out = with_keys(events, table.prepare(clients(events)))
+    again = with_keys(events, table.prepare(clients(events)))
     assert [e.entry for e in out] == [e.entry for e in again]
     by_ref: dict[str, str] = {}
     for before, after in zip(events, out, strict=True):
