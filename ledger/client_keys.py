@@ -26,8 +26,9 @@ _CHUNK = 500
 
 def create_statements(keys: str, secret: str) -> list[str]:
     return [
-        f"CREATE TABLE IF NOT EXISTS {keys} (party TEXT NOT NULL, lookup TEXT NOT NULL, key_hex TEXT NOT NULL, "
-        "created_at TEXT NOT NULL, erasing TEXT, PRIMARY KEY (party, lookup))",
+        # `lookup` hashes party and clientRef together: unique alone, and what a batch's keys are found by.
+        f"CREATE TABLE IF NOT EXISTS {keys} (lookup TEXT PRIMARY KEY, party TEXT NOT NULL, key_hex TEXT NOT NULL, "
+        "created_at TEXT NOT NULL, erasing TEXT)",
         f"CREATE TABLE IF NOT EXISTS {secret} (id INTEGER PRIMARY KEY CHECK (id = 1), secret_hex TEXT NOT NULL)",
     ]
 

@@ -87,8 +87,9 @@ class Keys:
     secret: bytes
     new_secret: bool
 
-    def of(self, client: tuple[str, str]) -> bytes:
-        return self.found.get(client) or self.new[client]
+    def of(self, client: tuple[str, str]) -> bytes | None:
+        """The client's key; None for one `clients` left out (its clientRef looks like a BSN)."""
+        return self.found.get(client) or self.new.get(client)
 
 
 def clients(events: Iterable[Event]) -> list[tuple[str, str]]:
@@ -101,13 +102,14 @@ def clients(events: Iterable[Event]) -> list[tuple[str, str]]:
 
 def with_keys(events: Sequence[Event], keys: Keys) -> list[Event]:
     """`events` with every clientRef replaced by its pseudonym under `keys` (and the
-    content hash of the result)."""
+    content hash of the result); one `keys` has none for (a BSN-like one) left as it is."""
     out = []
     for e in events:
         ref = e.data.get(CLIENT_FIELD)
-        if ref is None or looks_like_bsn(ref):  # left as it is, for the BSN rule to refuse: never hidden
+        key = None if ref is None else keys.of((e.party, ref))
+        if key is None:
             out.append(e)
             continue
-        entry = {**e.entry, "data": {**e.data, CLIENT_FIELD: pseudonym(keys.of((e.party, ref)), ref)}}
+        entry = {**e.entry, "data": {**e.data, CLIENT_FIELD: pseudonym(key, ref)}}
         out.append(replace(e, entry=entry, content_hash=content_hash(entry)))
     return out
