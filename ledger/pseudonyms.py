@@ -8,15 +8,15 @@ stored, each clientRef becomes a pseudonym
                 each half-byte as one of the letters a-p (hex with a-p for 0-f)
 
 under a random key of its own for that party and client, kept in a key table outside
-the chained log (ledger/client_keys.py). The same client of the same party always gets
-the same pseudonym while its key exists (in letters, so that no run of digits in it
-can look like a BSN), so every rule and figure sees one client, and
-a retry of an event hashes as before. Destroying the key (`ledger erase-client`) leaves
-the events, their figures and the hash chain exactly as they were, and nothing in the
-ledger links the client to them any more: the pseudonym cannot be computed again, nor
-turned back. The erasure itself is a `ClientErased` event naming the destroyed key by
-its `keyId` (SHA-256 of the key, in the same letters, which says nothing of the client), so that an import
-of an old key file cannot bring an erased key back.
+the chained log (ledger/client_keys.py). Letters, so that no run of digits in it can
+look like a BSN. The same client of the same party gets the same pseudonym while its key
+exists, so every rule and figure sees one client, and a retry of an event hashes as
+before. Destroying the key (`ledger erase-client`) leaves the events, their figures and
+the hash chain exactly as they were, and nothing in the ledger links the client to them
+any more: the pseudonym can neither be computed again nor turned back. The erasure
+itself is a `ClientErased` event naming the destroyed key by its `keyId` (SHA-256 of
+the key, in the same letters: it says nothing of the client), so that an import of an
+old key file cannot bring an erased key back.
 
 The key table's rows are found by a keyed hash of party and clientRef (`lookup`), under
 a secret of the ledger's, so the table holds no clientRef in clear either.
@@ -37,8 +37,6 @@ PREFIX = "ps_"
 CLIENT_FIELD = "clientRef"  # the one field of api.md's events that names a client
 ERASURE = "ClientErased"
 KEY_BYTES = 32
-
-
 _LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 
