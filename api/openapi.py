@@ -124,30 +124,65 @@ def _flatten_optional_dates(schema: dict[str, Any]) -> None:
             schema["properties"][name] = {**dates[0], **rest, "type": ["string", "null"]}
 
 
+_HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+# What the ledger adds to a client's event when it stores it (LoggedEvent).
+_LOGGED: dict[str, Any] = {
+    "derived": {"type": "object", "description": "What the ledger resolved when it accepted the event "
+                "(a correction's original, a subsidy's commitments, a closed year's figures)"},
+    "contentHash": {**_HASH, "description": "SHA-256 of the client's event (keys sorted, no whitespace)"},
+    "position": {"type": "integer"},
+    "recordedAt": {"type": "string", "format": "date-time",
+                   "description": "Never before the recordedAt of the event before it"},
+    "postedBy": {"type": "string", "description": "Role, party and token id of the poster (an OIDC token's "
+                 "is oidc:<sub>), then the person the token names in parentheses: "
+                 "gemeente:GM0439:tok_0123456789ab (Jan de Vries)"},
+    "previousHash": {**_HASH, "description": "The chainHash of the event before it (64 zeros for the first)"},
+    "chainHash": {**_HASH, "description": "SHA-256 of this object without chainHash, keys sorted, "
+                  "no whitespace: the hash chain that `ledger verify` recomputes"},
+}
+
+
+def _typed(description: str, envelope: dict[str, Any], name: str, required: list[str],
+           extra: dict[str, Any] | None = None, extra_required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An event of type `name` as one closed object: the envelope's members (and `extra`),
+    `type` the single value `name`, `data` that type's payload."""
+    properties = {
+        **envelope["properties"],
+        "type": {"type": "string", "enum": [name], "description": "The event type"},
+        "data": _ref(f"{name}Data"),
+        **(extra or {}),
+    }
+    return {
+        "type": "object",
+        "description": description,
+        "required": [*dict.fromkeys([*envelope["required"], *required, *extra_required])],
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
 def _schemas() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     envelope = Envelope.model_json_schema(ref_template=_REF)
     envelope["properties"]["id"]["description"] = "Client-chosen UUID; the idempotency key"
     envelope["properties"]["year"]["description"] = "Budget year; defaults to the year of effectiveDate"
     schemas["EventEnvelope"] = envelope
-    variants = []
+    # One closed object per event type, the envelope's members with `type` a single-value
+    # enum and `data` its type's payload; `Event` is the oneOf of them, discriminated by
+    # `type`. Not an allOf of the envelope and a `const`: generators cannot join the
+    # envelope's enum of every type to one type's const, and drop every event schema.
+    mapping: dict[str, str] = {}
     for name, payload in PAYLOADS.items():
         data_schema = payload.model_json_schema(ref_template=_REF)
         data_schema.pop("title", None)
         _flatten_optional_dates(data_schema)
         schemas[f"{name}Data"] = data_schema
-        schemas[name] = {
-            "allOf": [
-                _ref("EventEnvelope"),
-                {
-                    "type": "object",
-                    "required": ["type", "data"] if data_schema.get("required") else ["type"],
-                    "properties": {"type": {"const": name}, "data": _ref(f"{name}Data")},
-                },
-            ]
-        }
-        variants.append(_ref(name))
-    schemas["Event"] = {"oneOf": variants, "discriminator": {"propertyName": "type"}}
+        schemas[name] = _typed(f"A {name} event", envelope, name,
+                               ["data"] if data_schema.get("required") else [])
+        mapping[name] = _REF.format(model=name)
+    schemas["Event"] = {"oneOf": [{"$ref": ref} for ref in mapping.values()],
+                        "discriminator": {"propertyName": "type", "mapping": mapping}}
     schemas["EventBatch"] = {
         "type": "object",
         "required": ["events"],
@@ -172,35 +207,16 @@ def _schemas() -> dict[str, Any]:
             }
         },
     }
-    # A stored event: the envelope with what the ledger added, closed as a whole (the
-    # request's envelope is closed on its own, so it cannot be extended by an allOf), and
-    # its data by its type.
-    schemas["LoggedEvent"] = {
-        "allOf": [
-            {
-                "type": "object",
-                "required": [*envelope["required"], "derived", "contentHash", "position", "recordedAt", "postedBy",
-                             "previousHash", "chainHash"],
-                "additionalProperties": False,
-                "properties": {
-                    **envelope["properties"],
-                    "derived": {"type": "object", "description": "What the ledger resolved when it accepted the event "
-                                "(a correction's original, a subsidy's commitments, a closed year's figures)"},
-                    "contentHash": {**_HASH, "description": "SHA-256 of the client's event (keys sorted, no whitespace)"},
-                    "position": {"type": "integer"},
-                    "recordedAt": {"type": "string", "format": "date-time",
-                                   "description": "Never before the recordedAt of the event before it"},
-                    "postedBy": {"type": "string", "description": "Role, party and token id of the poster (an OIDC token's "
-                                 "is oidc:<sub>), then the person the token names in parentheses: "
-                                 "gemeente:GM0439:tok_0123456789ab (Jan de Vries)"},
-                    "previousHash": {**_HASH, "description": "The chainHash of the event before it (64 zeros for the first)"},
-                    "chainHash": {**_HASH, "description": "SHA-256 of this object without chainHash, keys sorted, "
-                                  "no whitespace: the hash chain that `ledger verify` recomputes"},
-                },
-            },
-            {"oneOf": [{"properties": {"type": {"const": name}, "data": _ref(f"{name}Data")}} for name in PAYLOADS]},
-        ]
-    }
+    # A stored event: its type's event with what the ledger added, one closed object per
+    # type (`Logged<type>`), and `LoggedEvent` the oneOf of them by `type`.
+    logged: dict[str, str] = {}
+    for name in PAYLOADS:
+        schemas[f"Logged{name}"] = _typed(f"A stored {name} event", envelope, name, ["data"] if
+                                          schemas[f"{name}Data"].get("required") else [], _LOGGED,
+                                          tuple(_LOGGED))
+        logged[name] = _REF.format(model=f"Logged{name}")
+    schemas["LoggedEvent"] = {"oneOf": [{"$ref": ref} for ref in logged.values()],
+                              "discriminator": {"propertyName": "type", "mapping": logged}}
     schemas["Balance"] = {
         "type": "object",
         "required": ["party", "year", "budget", "subBudget", "allocatedCents", "incomeCents", "spentCents",
@@ -372,9 +388,6 @@ _SETTLED_SHARES = {
     ),
 }
 _CENTS_BY_CODE = {"type": "object", "additionalProperties": {"type": "integer"}}
-
-
-_HASH = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
 
 def _audit_schemas() -> dict[str, Any]:
@@ -635,7 +648,7 @@ def table_columns() -> dict[str, list[str]]:
         return list(schema["properties"])
 
     return {
-        "events": members(schemas["LoggedEvent"]["allOf"][0]),
+        "events": members(schemas[f"Logged{next(iter(PAYLOADS))}"]),
         "balances": members(schemas["Balance"]),
         "reserves": members(schemas["Reserve"]),
         "runway": ["party", "reserve", *members(schemas["RunwayYear"])],
