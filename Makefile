@@ -7,7 +7,7 @@ DB ?= sqlite:///./ledger.db
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test fuzz venv test-tools clean
+.PHONY: run demo test fuzz venv test-tools clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -19,13 +19,25 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 venv: $(VENV)/.installed
 
-# Serve the demo ledger: a fresh SQLite database with the source municipalities,
-# and an admin token printed once for curl and the dashboard.
+# Serve the ledger in ./ledger.db, with an admin token printed once for curl and the
+# dashboard. A new ledger gets the demo (the source municipalities); an existing one,
+# its events and tokens, is kept as it is: `make demo` starts afresh with the demo.
+# A port another process holds is refused first, in one line, before anything changes.
+LEDGER_FILE := ./ledger.db
+
 run: venv
-	rm -f ./ledger.db ./ledger.db-wal ./ledger.db-shm
-	LEDGER_DB=$(DB) $(BIN)/ledger demo
+	@$(BIN)/python -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("$(HOST)", $(PORT)))' 2>/dev/null \
+		|| { echo "make run: $(HOST):$(PORT) is taken (another process serves there); PORT=8081 make run picks another"; exit 1; }
+	@if [ "$(DB)" = "sqlite:///$(LEDGER_FILE)" ] && [ -e $(LEDGER_FILE) ]; then \
+		echo "Serving the ledger in $(LEDGER_FILE) as it is (make demo: a fresh demo ledger instead)"; \
+	else LEDGER_DB=$(DB) $(BIN)/ledger demo; fi
 	@echo "Admin token (shown once): $$(LEDGER_DB=$(DB) $(BIN)/ledger token create --role admin)"
 	LEDGER_DB=$(DB) $(BIN)/ledger serve --host $(HOST) --port $(PORT)
+
+# A fresh demo ledger: ./ledger.db (its events and tokens) deleted, then `make run`.
+demo: venv
+	rm -f $(LEDGER_FILE) $(LEDGER_FILE)-wal $(LEDGER_FILE)-shm
+	$(MAKE) run
 
 # Programs some tests drive, from Debian's packages: Chromium and ChromeDriver for the
 # dashboard's browser test, docker-compose to check docker-compose.yml. They are

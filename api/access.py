@@ -16,7 +16,7 @@ from aiohttp import web
 from api import state
 from api.oidc import JWT_SHAPE, OidcRefused, OidcUnavailable, unavailable_problem
 from api.problems import forbidden, unauthorized
-from api.tokens import Principal, TokenRefused, TokenStore
+from api.tokens import Principal, TokenRefused, TokenStore, with_article
 from ledger.events import ADMIN_ONLY_TYPES, Event
 from projections.db import ReadDB
 from projections.scope import Scope, Years, covers, membership_years, years_of
@@ -99,7 +99,7 @@ WRITERS = frozenset({"admin", "gemeente", "organisation"})
 def check_may_post(principal: Principal) -> None:
     """Roles that never write are refused before their body is read."""
     if principal.role not in WRITERS:
-        raise forbidden(f"a {principal.role} token may not post events")
+        raise forbidden(f"{with_article(principal.role)} token may not post events")
 
 
 def refused_posts(principal: Principal, events: list[Event]) -> list[dict[str, object]]:

@@ -6,6 +6,7 @@ The database is `--db URL` or LEDGER_DB (default sqlite:///./ledger.db).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -68,6 +69,19 @@ def _serve_one(settings: Settings, reuse_port: bool) -> None:
     )
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse in one line a port another process holds, before anything is loaded."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds: TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise Refused(f"cannot serve on {host}:{port}: {e.strerror} (another process serves there? "
+                          "--port or LEDGER_PORT picks another)") from None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API; with `--workers N` (N > 1) this process supervises N workers that
     share the port (SO_REUSEPORT): a worker that dies (a crash, `kill -9`) is logged and
@@ -78,6 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.external_projector:
         settings = settings.override(projector="external")
+    _check_port(settings.host, settings.port)
     if settings.workers <= 1:
         _serve_one(settings, reuse_port=False)
         return 0
@@ -230,10 +245,17 @@ def _duration(text: str) -> timedelta:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from api.tokens import TokenError, TokenStore
+    from api.tokens import PARTY_ROLES, TokenError, TokenStore
+    from ledger.events import PARTY_CODE
+    from projections import queries
     from projections.db import ReadDB
 
     db = ReadDB(_settings(args).db)
+    if args.role in PARTY_ROLES and args.party and re.fullmatch(PARTY_CODE, args.party) \
+            and queries.party_identity(db, args.party) is None:
+        print(f"ledger token create: {args.party} is not a registered party (an admin posts its PartyRegistered "
+              "first; `ledger status` shows whether the read model is behind)", file=sys.stderr)
+        return 2
     try:
         info, secret = TokenStore(db).create(args.role, args.party, args.expires_in, args.name)
     except TokenError as e:
@@ -262,6 +284,10 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     from api.tokens import TokenStore
     from projections.db import ReadDB
 
+    if args.token_id.startswith("plg_"):  # the secret itself: never echoed
+        print("ledger token revoke: that is a token, not its id: pass its id (tok_...), as `ledger token create` "
+              "printed it and `ledger token list` shows it", file=sys.stderr)
+        return 2
     if TokenStore(ReadDB(_settings(args).db)).revoke(args.token_id):
         print(f"revoked {args.token_id}", file=sys.stderr)
         return 0
@@ -433,18 +459,37 @@ def cmd_import(args: argparse.Namespace) -> int:
     happen at all if the import is killed halfway; and the library's store commits each
     insert itself, so the rule checks of a long log cannot share one transaction. A
     copy of rows already checked can."""
+    from ledger.store import sqlite_file
+
+    settings = _settings(args)
+    path = sqlite_file(settings.db)
+    fresh = path is not None and not os.path.exists(path)
+    ledger, db, projector = _open(settings)
+    code = 1
+    try:
+        code = _import(args, ledger, projector)
+        return code
+    finally:
+        if code != 0 and fresh:  # a refused import into a new file leaves no empty ledger behind
+            ledger.close()
+            db.close()
+            for leftover in (path, f"{path}-wal", f"{path}-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(leftover)
+
+
+def _import(args: argparse.Namespace, ledger: Any, projector: Any) -> int:
     import tempfile
 
     from ledger.application import BatchRefused, IdReused, Ledger
     from ledger.audit import verify_export
     from ledger.events import InvalidEvent
 
-    ledger, _, projector = _open(_settings(args))
     if ledger.head() != 0:
         print("ledger import: the ledger is not empty; import into a new database", file=sys.stderr)
         return 2
-    with _seekable(args.file) as source, tempfile.TemporaryDirectory(prefix="ledger-import-") as folder:
-        try:
+    try:
+        with _seekable(args.file) as source, tempfile.TemporaryDirectory(prefix="ledger-import-") as folder:
             checked = verify_export(_exported(source))
             if not checked.intact:
                 print(f"ledger import: the export's chain breaks at position {checked.bad_position}: "
@@ -459,12 +504,12 @@ def cmd_import(args: argparse.Namespace) -> int:
                 imported = ledger.adopt(staging)
             finally:
                 staging.close()
-        except (InvalidEvent, BatchRefused, IdReused, KeyError, ValueError) as e:
-            print(f"ledger import: {e}; nothing was stored", file=sys.stderr)
-            return 1
-        except OSError as e:  # the key file
-            print(f"ledger import: cannot read {e.filename}: {e.strerror}; nothing was stored", file=sys.stderr)
-            return 1
+    except (InvalidEvent, BatchRefused, IdReused, KeyError, ValueError) as e:
+        print(f"ledger import: {e}; nothing was stored", file=sys.stderr)
+        return 1
+    except OSError as e:  # the export or the key file
+        print(f"ledger import: cannot read {e.filename}: {e.strerror}; nothing was stored", file=sys.stderr)
+        return 1
     if keys is not None:
         secret, taken, passed_over = keys
         ledger.client_keys.load(secret, taken)
@@ -731,6 +776,24 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that read a ledger (or change one that must be there): a SQLite file that
+# does not exist is refused, never made empty and answered for.
+_READING = {"status", "project", "rebuild", "sisa", "iv3", "export", "verify", "erase-client", "token list",
+            "token revoke"}
+
+
+def _check_exists(args: argparse.Namespace) -> None:
+    from ledger.store import sqlite_file
+
+    command = " ".join(filter(None, (args.command, getattr(args, "token_command", None))))
+    if command not in _READING or (command == "verify" and args.file):
+        return
+    path = sqlite_file(_settings(args).db)
+    if path is not None and not os.path.exists(path):
+        raise Refused(f"there is no ledger at {path}: no such file (`ledger demo`, `ledger import` or "
+                      "`ledger serve` makes one; --db or LEDGER_DB names another)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     for inner in ("host", "port", "workers"):
@@ -738,6 +801,7 @@ def main(argv: list[str] | None = None) -> int:
     from ledger.application import LogDamaged
 
     try:
+        _check_exists(args)
         return args.func(args)
     except LogDamaged as e:  # rows deleted or moved behind the ledger's back
         print(f"ledger {args.command}: the log is damaged: {e}", file=sys.stderr)

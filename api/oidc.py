@@ -33,7 +33,7 @@ import jwt
 from jwt import PyJWK, PyJWKClient
 
 from api.problems import Problem
-from api.tokens import PARTY_ROLES, ROLES, Principal, TokenError, clean, person_name
+from api.tokens import PARTY_ROLES, ROLES, Principal, TokenError, clean, person_name, with_article
 from ledger.config import Settings, check_oidc, check_url
 from ledger.events import PARTY_CODE
 
@@ -258,9 +258,9 @@ class OidcVerifier:
         party = claim(claims, self.party_claim)
         if role in PARTY_ROLES:
             if not isinstance(party, str) or not re.fullmatch(PARTY_CODE, party):
-                raise OidcRefused(f"a {role} token needs a party code (such as GM0439) in its {self.party_claim} claim")
+                raise OidcRefused(f"{with_article(role)} token needs a party code (such as GM0439) in its {self.party_claim} claim")
         elif party is not None:
-            raise OidcRefused(f"an {role} token is bound to no party, yet it has a {self.party_claim} claim")
+            raise OidcRefused(f"{with_article(role)} token is bound to no party, yet it has a {self.party_claim} claim")
         return Principal(token_id=f"oidc:{sub}", role=role, party=party if role in PARTY_ROLES else None,
                          person=name or None)
 

@@ -71,6 +71,11 @@ class TokenInfo:
     person: str | None = None
 
 
+def with_article(role: str) -> str:
+    """`an admin`, `a gemeente`: a role as an error names it."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
+
+
 class TokenError(ValueError):
     pass
 
@@ -132,9 +137,9 @@ class TokenStore:
         if role not in ROLES:
             raise TokenError(f"role must be one of {', '.join(ROLES)}")
         if role in PARTY_ROLES and not party:
-            raise TokenError(f"a {role} token is bound to one party: give --party")
+            raise TokenError(f"{with_article(role)} token is bound to one party: give --party")
         if role not in PARTY_ROLES and party:
-            raise TokenError(f"a {role} token is not bound to a party")
+            raise TokenError(f"{with_article(role)} token is not bound to a party")
         if party and not re.fullmatch(PARTY_CODE, party):
             raise TokenError("party codes are 2-40 of A-Z, 0-9 and -")
         if valid_for <= timedelta(0):

@@ -418,12 +418,18 @@ def postgres_params(db_url: str) -> dict[str, Any]:
     }
 
 
+def sqlite_file(db_url: str) -> str | None:
+    """The file of a `sqlite:///path` URL (sqlite:///./rel.db, sqlite:////abs.db); None
+    for another database."""
+    return unquote(db_url[len("sqlite:///") :]) if db_url.startswith("sqlite:///") else None
+
+
 def library_env(db_url: str, lock_timeout: int | None = None) -> dict[str, str]:
     """The eventsourcing library's settings for a `sqlite:///path` or `postgresql://` URL;
     `lock_timeout`: seconds a write waits for the store's write lock (default 30 on
     SQLite, 10 on PostgreSQL)."""
-    if db_url.startswith("sqlite:///"):
-        path = unquote(db_url[len("sqlite:///") :])  # sqlite:///./rel.db, sqlite:////abs.db
+    path = sqlite_file(db_url)
+    if path is not None:
         if not path:
             raise ValueError(f"no file in SQLite URL {db_url!r}")
         return {

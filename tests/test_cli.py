@@ -17,7 +17,7 @@ from ledger.application import Ledger
 from ledger.events import content_hash, parse_event
 from projections import queries
 from projections.db import ReadDB
-from tests.procs_ledger import cli, free_port
+from tests.procs_ledger import ROOT, cli, free_port
 
 DEMO_EVENTS = sum(len(batch.events) for batch in demo.batches())
 
@@ -35,6 +35,7 @@ def _reads(store: str) -> tuple[Any, ...]:
 
 
 def test_token_create_prints_the_token_alone(store: str) -> None:
+    ledger(store, "demo")  # GM0439 registered: a token is for a registered party only
     out = ledger(store, "token", "create", "--role", "gemeente", "--party", "GM0439")
     (line,) = out.stdout.splitlines()
     assert line.startswith("plg_") and len(line) > 40
@@ -149,7 +150,7 @@ def test_import_refuses_a_tampered_export_and_a_log_that_breaks_the_rules(store:
     out = ledger(target, "import", str(tmp_path / "log.ndjson"), check=False)
     assert out.returncode == 1, out.stderr
     assert f"chain breaks at position {withdrawal['position']}" in out.stderr and "nothing was stored" in out.stderr
-    assert "intact: 0 events" in ledger(target, "verify").stdout
+    assert not (tmp_path / "imported.db").exists()  # nor an empty ledger left behind
     # With every hash recomputed the chain holds, and the rules still refuse it.
     _reseal(events)
     (tmp_path / "log.ndjson").write_bytes(b"\n".join(orjson.dumps(e) for e in events))
@@ -180,3 +181,58 @@ def test_an_export_with_gaps_in_its_positions_imports_position_for_position(
         assert f"imported {len(positions)} events" in out.stderr
         assert ledger(target, "export").stdout == exported, target
         assert ledger(target, "verify").returncode == 0
+
+
+def test_reading_commands_refuse_a_ledger_file_that_does_not_exist(tmp_path: Any) -> None:
+    """`ledger --db sqlite:///nonexistent.db status` made the file and answered healthy."""
+    missing = tmp_path / "nonexistent.db"
+    store = f"sqlite:///{missing}"
+    for args in (["status"], ["token", "list"], ["export"], ["verify"], ["rebuild"],
+                 ["sisa", "--party", "GM0439", "--year", "2018"], ["erase-client", "GM0439", "c-1", "--reference", "x"]):
+        out = ledger(store, *args, check=False)
+        assert out.returncode == 1 and "there is no ledger at" in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr and not missing.exists(), args
+
+
+def test_token_create_refuses_a_party_that_is_not_registered_and_says_an_admin(store: str) -> None:
+    ledger(store, "demo")
+    for party in ("GM9999", "XX"):
+        out = ledger(store, "token", "create", "--role", "gemeente", "--party", party, check=False)
+        assert out.returncode == 2 and f"{party} is not a registered party" in out.stderr and not out.stdout
+    out = ledger(store, "token", "create", "--role", "admin", "--party", "GM0439", check=False)
+    assert out.returncode == 2 and "an admin token is not bound to a party" in out.stderr
+    assert ledger(store, "token", "create", "--role", "gemeente", "--party", "GM0439").stdout.startswith("plg_")
+
+
+def test_token_revoke_given_the_secret_asks_for_the_id_without_echoing_it(store: str) -> None:
+    secret = ledger(store, "token", "create", "--role", "auditor").stdout.strip()
+    out = ledger(store, "token", "revoke", secret, check=False)
+    assert out.returncode == 2 and "tok_" in out.stderr and secret not in out.stderr + out.stdout
+
+
+def test_a_refused_import_into_a_new_file_leaves_nothing_behind(tmp_path: Any) -> None:
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text('{"not": "an event"}\n')
+    target = tmp_path / "new.db"
+    for source in (str(bad), str(tmp_path / "missing.ndjson")):
+        out = ledger(f"sqlite:///{target}", "import", source, check=False)
+        assert out.returncode == 1 and "nothing was stored" in out.stderr and "Traceback" not in out.stderr
+        assert list(tmp_path.glob("new.db*")) == []
+
+
+def test_serve_and_make_run_refuse_a_taken_port_in_one_line(store: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = ledger(store, "serve", "--port", str(port), check=False)
+        assert out.returncode == 1 and f"cannot serve on 127.0.0.1:{port}" in out.stderr
+        assert "Traceback" not in out.stderr
+        before = (ROOT / "ledger.db").stat().st_mtime if (ROOT / "ledger.db").exists() else None
+        made = subprocess.run(["make", "-s", "run", f"PORT={port}"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+        assert made.returncode != 0 and f"127.0.0.1:{port} is taken" in made.stdout + made.stderr
+        after = (ROOT / "ledger.db").stat().st_mtime if (ROOT / "ledger.db").exists() else None
+        assert after == before  # the ledger there, if any, untouched

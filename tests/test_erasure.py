@@ -265,7 +265,10 @@ def test_export_and_import_keep_pseudonyms_and_keys_and_an_erased_client_stays_e
     tampered.write_text("\n".join([lines[0], lines[1].replace('"key":"', '"key":"zz')]) + "\n")
     bad = cli(target, "import", str(export), "--keys", str(tampered), check=False)
     assert bad.returncode == 1 and "key file line 2" in bad.stderr and "nothing was stored" in bad.stderr
-    assert cli(target, "verify", check=False).stdout.startswith("intact: 0 events")
+    if target.startswith("sqlite"):  # a refused import into a new file leaves none behind
+        assert not Path(target.removeprefix("sqlite:///")).exists()
+    else:
+        assert cli(target, "verify", check=False).stdout.startswith("intact: 0 events")
 
     out = cli(target, "import", str(export), "--keys", str(old_keys))  # the key file from before the erasure
     assert "took 1 client keys; 1 keys of erased clients passed over" in out.stderr

@@ -57,8 +57,11 @@ def test_a_refused_import_leaves_the_ledger_empty_for_the_next(store: str, tmp_p
     _reseal(log)
     out = ledger(store, "import", str(write(tmp_path / "forged.ndjson", log)), check=False)
     assert out.returncode == 1 and "reserve-below-zero" in out.stderr, out.stderr
-    assert "intact: 0 events" in ledger(store, "verify").stdout
-    assert orjson.loads(ledger(store, "status").stdout)["head"] == 0
+    if store.startswith("sqlite"):  # into a new file: no empty ledger is left behind
+        assert not Path(store.removeprefix("sqlite:///")).exists()
+    else:
+        assert "intact: 0 events" in ledger(store, "verify").stdout
+        assert orjson.loads(ledger(store, "status").stdout)["head"] == 0
     assert "nothing was stored" in out.stderr
     out = ledger(store, "import", str(good), check=False)
     assert out.returncode == 0 and f"imported {len(log)} events" in out.stderr, out.stderr

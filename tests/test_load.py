@@ -695,14 +695,18 @@ async def admin_post(session: aiohttp.ClientSession, run: Run, admin: str, event
     run.books.apply(events)
 
 
-def setup_events(clients: list[Client]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The admin's registrations, then each gemeente's allocations 2019-2024, the close
-    of 2019 and its clients' reserves."""
-    registrations = [
+def registration_events() -> list[dict[str, Any]]:
+    """The admin's registrations of the gemeenten (before their tokens: `ledger token
+    create` refuses a party that is not registered)."""
+    return [
         {"id": new_id(), "type": "PartyRegistered", "party": p, "effectiveDate": f"{CLOSED}-01-01",
          "data": {"name": f"Loadgemeente {p}", "kind": "gemeente"}}
         for p in PARTIES
     ]
+
+
+def setup_events(clients: list[Client]) -> list[dict[str, Any]]:
+    """Each gemeente's allocations 2019-2024, the close of 2019 and its clients' reserves."""
     books: list[dict[str, Any]] = []
     for p in PARTIES:
         for year in (CLOSED, *YEARS):
@@ -711,7 +715,7 @@ def setup_events(clients: list[Client]) -> tuple[list[dict[str, Any]], list[dict
                               "data": {"budget": budget, "source": "rijk", "amountCents": 100_000_000}})
         books += [c.establish() for c in clients if c.party == p]
         books.append({"id": new_id(), "type": "YearClosed", "party": p, "effectiveDate": f"{CLOSED}-12-31", "data": {}})
-    return registrations, books
+    return books
 
 
 async def log_of(session: aiohttp.ClientSession, run: Run, admin: str) -> list[dict[str, Any]]:
@@ -830,7 +834,11 @@ async def test_bounded_load_stores_exactly_what_was_accepted(pg_url: str, tmp_pa
         procs.append(server)
         projector = Proc.start("project", db, ["project"], tmp_path)
         procs.append(projector)
-        tokens: list[str] = []
+        await wait_ready(run.base, procs)
+        serving = time.monotonic() - started
+        registrations = registration_events()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+            await admin_post(session, run, admin, registrations)  # answered once the read model holds them
         limit = asyncio.Semaphore(4)
 
         async def make(party: str) -> str:
@@ -839,13 +847,10 @@ async def test_bounded_load_stores_exactly_what_was_accepted(pg_url: str, tmp_pa
 
         tokens = list(await asyncio.gather(*(make(p) for p in PARTIES)))
         tokens_made = time.monotonic() - started
-        await wait_ready(run.base, procs)
-        serving = time.monotonic() - started
         rng = random.Random(int(os.environ.get("LEDGER_LOAD_SEED", "0")) or None)
         clients = [Client(n, tokens[n % len(PARTIES)], run, random.Random(rng.random())) for n in range(CLIENTS)]
-        registrations, books = setup_events(clients)
+        books = setup_events(clients)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
-            await admin_post(session, run, admin, registrations)
             await admin_post(session, run, admin, books)
         setup_seconds = time.monotonic() - started
         setup_detail = (f"tokens by {tokens_made:.1f} s, /readyz by {serving:.1f} s, "

@@ -41,6 +41,7 @@ async def test_a_named_token_records_its_person_in_the_trail_the_events_list_and
 
 
 def test_token_create_names_the_person_and_token_list_shows_it(store: str) -> None:
+    cli(store, "demo")  # the token's party is registered
     out = cli(store, "token", "create", "--role", "controller", "--party", PARTY, "--name", "Fatima el Amrani")
     assert "naming Fatima el Amrani" in out.stderr
     (listed,) = [orjson.loads(line) for line in cli(store, "token", "list").stdout.splitlines()]
