@@ -50,7 +50,7 @@ class Outage:
     request at a time still goes through to see whether it is back; the first of those
     that is answered otherwise closes the breaker. /readyz always asks the database."""
 
-    EXEMPT = frozenset({"/healthz", "/readyz", "/v1/openapi.json"})
+    EXEMPT = frozenset({"/healthz", "/readyz", "/v1/healthz", "/v1/readyz", "/v1/openapi.json"})
 
     def __init__(self) -> None:
         self.down = False

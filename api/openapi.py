@@ -667,10 +667,13 @@ def table_columns() -> dict[str, list[str]]:
 def _paths() -> dict[str, Any]:
     secured = [{"bearerAuth": []}, {"oidc": []}]  # either kind of token
     return {
-        "/healthz": {"get": {"operationId": "healthz", "tags": ["service"], "summary": "The process is alive",
-                             "security": [], "responses": _ok("Alive", _ref("Health"))}},
-        "/readyz": {"get": {"operationId": "readyz", "tags": ["service"], "summary": "The database answers",
-                            "security": [], "responses": {**_ok("Ready", _ref("Health")), **_errors("503")}}},
+        "/v1/healthz": {"get": {"operationId": "healthz", "tags": ["service"], "summary": "The process is alive",
+                                "description": "Also served at /healthz, outside the versioned API",
+                                "security": [], "responses": _ok("Alive", _ref("Health"))}},
+        "/v1/readyz": {"get": {"operationId": "readyz", "tags": ["service"], "summary": "The database answers",
+                               "description": "Also served at /readyz, outside the versioned API (the "
+                               "deployment's health checks)",
+                               "security": [], "responses": {**_ok("Ready", _ref("Health")), **_errors("503")}}},
         "/v1/openapi.json": {"get": {"operationId": "openapi", "tags": ["service"], "summary": "This document",
                                      "security": [], "responses": _ok("OpenAPI 3.1 document", {"type": "object"})}},
         "/v1/events": {
@@ -881,22 +884,28 @@ def _with_429_and_503(paths: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             if "401" in operation["responses"]:
                 operation["responses"].update(_errors("429"))
-            if path not in ("/healthz", "/v1/openapi.json"):
+            if path not in ("/v1/healthz", "/v1/openapi.json"):
                 operation["responses"].update(_errors("503"))
     return paths
 
 
+BASE = "/v1"  # the major version: the document's server, so the ADR's rule sees it there
+# The probes, served under BASE (where the document names them, so a generated client
+# reaches them) and also outside it, where deployments' health checks call them.
+PROBES = ("/healthz", "/readyz")
+
+
 def query_parameters() -> dict[tuple[str, str], frozenset[str]]:
     """Each operation's query parameters by (METHOD, route path), as this document names
-    them: any other is refused (a mistyped `?yaer=` would otherwise be silently ignored)."""
-    return {
+    them: any other is refused (a mistyped `?yaer=` would otherwise be silently ignored).
+    The probes outside BASE as their documented selves under it."""
+    known = {
         (method.upper(), path): frozenset(p["name"] for p in operation.get("parameters", []) if p["in"] == "query")
         for path, item in _paths().items()
         for method, operation in item.items()
     }
-
-
-BASE = "/v1"  # the major version: the document's server, so the ADR's rule sees it there
+    return known | {(method, path.removeprefix(BASE)): names for (method, path), names in known.items()
+                    if path.removeprefix(BASE) in PROBES}
 
 
 def document_path(path: str) -> str:
@@ -905,15 +914,11 @@ def document_path(path: str) -> str:
 
 
 def _relative_to_server(paths: dict[str, Any]) -> dict[str, Any]:
-    """Paths under /v1 relative to the server `/v1`; the probes outside it get a server of
-    their own. Both are relative URLs, resolved against wherever the document is served."""
-    out: dict[str, Any] = {}
-    for path, item in paths.items():
-        if path.startswith(BASE + "/"):
-            out[document_path(path)] = item
-        else:
-            out[path] = {"servers": [{"url": "/", "description": "Outside the versioned API"}], **item}
-    return out
+    """Every path relative to the document's one server, `/v1` (a relative URL, resolved
+    against wherever the document is served). No path has a server of its own: generators
+    ignore one, and their clients would call the path under `/v1` all the same."""
+    assert all(path.startswith(BASE + "/") for path in paths), [p for p in paths if not p.startswith(BASE + "/")]
+    return {document_path(path): item for path, item in paths.items()}
 
 
 def document(contact: dict[str, str]) -> dict[str, Any]:

@@ -143,11 +143,13 @@ def client_param(request: web.Request, ledger: Ledger) -> str | None:
 # --- service --------------------------------------------------------------------
 
 
-@routes.get("/healthz")
+@routes.get("/v1/healthz")
+@routes.get("/healthz")  # outside /v1 too: the deployments' health checks (api/openapi.py PROBES)
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
 
+@routes.get("/v1/readyz")
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     try:

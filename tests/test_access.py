@@ -103,7 +103,7 @@ async def test_a_revoked_token_is_a_401(world: Api) -> None:
     problem(r, body, 401)
 
 
-@pytest.mark.parametrize("path", ["/v1/openapi.json", "/healthz", "/readyz"])
+@pytest.mark.parametrize("path", ["/v1/openapi.json", "/healthz", "/readyz", "/v1/healthz", "/v1/readyz"])
 async def test_service_routes_need_no_token(api: Api, path: str) -> None:
     r, _ = await call(api, "GET", path)
     assert r.status == 200

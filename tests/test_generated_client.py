@@ -164,8 +164,6 @@ def test_a_generated_client_posts_reads_and_is_refused(
     assert forbidden.parsed.type_.startswith("urn:participatie-ledger:problem:")
 
 
-@pytest.mark.xfail(strict=True, reason="the probes are documented outside /v1 (a path-level server the generator "
-                   "ignores); the generated healthz calls /v1/healthz, which is not yet served")
 def test_the_generated_probes_reach_the_routes(
     generated: tuple[ModuleType, str], demo_server: Served, skip_for_want_of: Callable[[str, str], NoReturn]
 ) -> None:

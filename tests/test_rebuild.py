@@ -185,6 +185,8 @@ def every_read(history: History) -> dict[str, list[Read]]:
     reads = {
         "/healthz": [read("/healthz")],
         "/readyz": [read("/readyz")],
+        "/v1/healthz": [read("/v1/healthz")],
+        "/v1/readyz": [read("/v1/readyz")],
         "/v1/openapi.json": [read("/v1/openapi.json")],
         "/v1/events": [
             read("/v1/events"), read("/v1/events", limit=1000), read("/v1/events", after=50, limit=7),
