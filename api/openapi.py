@@ -365,10 +365,13 @@ _IV3_STAND = _object(["balanscode", "standper", "bedrag"],
 _SHARES = {
     "type": ["array", "null"],
     "items": _object(
-        ["party", "weight", "amountCents"],
+        ["party", "weight", "keyWeight", "amountCents"],
         {
             "party": {"type": "string"},
-            "weight": {"type": "number", "description": "The key's weight, pro-rated by days of membership"},
+            "weight": {"type": "number", "description": "The weight the amount was split by: under solidariteit "
+                       "the key's weight, pro-rated by days of membership; under profijt, where the amount follows "
+                       "usage, the party's share of the total in the key's units (its share of the key's total weight)"},
+            "keyWeight": {"type": "number", "description": "The key's weight, pro-rated by days of membership"},
             "amountCents": _cents("This member's share"),
         },
     ),

@@ -53,9 +53,16 @@ class Key:
 
 @dataclass(frozen=True)
 class Share:
+    """A party's part of the split: its cents, the weight they were split by, and the
+    key's weight for it (pro-rated by days of membership). Under solidariteit the two
+    weights are one; under profijt the amount follows usage, and `weight` is the weight
+    that gives it: the party's exact share of the total in the key's units (its share of
+    the key's total weight), or, with no key that weighs anybody, its share of the total."""
+
     party: str
     weight: Fraction
     cents: int
+    key_weight: Fraction
 
 
 def hamilton(total: int, exact_shares: Mapping[str, Fraction]) -> dict[str, int]:
@@ -129,7 +136,15 @@ def settle(
     for party, share in (parts or {}).items():
         exact_shares[party] += share
     cents = hamilton(total, exact_shares)
-    return [Share(party, weights.get(party, Fraction(0)), cents[party]) for party in sorted(exact_shares)]
+    key_total = sum(weights.values(), Fraction(0))
+
+    def split_weight(party: str) -> Fraction:
+        if total == 0:  # nothing was split: by the key, as it would be
+            return weights.get(party, Fraction(0))
+        return exact_shares[party] / total * (key_total or 1)
+
+    return [Share(party, split_weight(party), cents[party], weights.get(party, Fraction(0)))
+            for party in sorted(exact_shares)]
 
 
 def split(

@@ -415,7 +415,8 @@ def organisation_charges(db: ReadDB, organisation: str, year: int, as_of: str | 
 
 
 def _shares(shares: list[split.Share]) -> list[dict[str, Any]]:
-    return [{"party": s.party, "weight": round(float(s.weight), 6), "amountCents": s.cents} for s in shares]
+    return [{"party": s.party, "weight": round(float(s.weight), 6), "keyWeight": round(float(s.key_weight), 6),
+             "amountCents": s.cents} for s in shares]
 
 
 def cost_split(
@@ -468,7 +469,8 @@ def _settled(shares: list[dict[str, Any]], contributions: dict[str, tuple[int, i
     less what it paid (positive: it owes more; negative: it gets money back). A member
     that paid without a share (a key that leaves it out) shows with a share of 0."""
     shown = {s["party"] for s in shares}
-    shares = shares + [{"party": m, "weight": 0, "amountCents": 0} for m in sorted(contributions) if m not in shown]
+    shares = shares + [{"party": m, "weight": 0, "keyWeight": 0, "amountCents": 0}
+                       for m in sorted(contributions) if m not in shown]
     for share in shares:
         invoiced, paid = contributions.get(share["party"], (0, 0))
         share.update(invoicedCents=invoiced, paidCents=paid, settlementCents=share["amountCents"] - paid)

@@ -601,10 +601,14 @@ class Model:
             return None
         total = sum(c.cents for c in items)
         cents = hamilton(total, exact)
-        shares = [{"party": p, "weight": round(float(weights.get(p, 0)), 6), "amountCents": cents[p]} for p in sorted(exact)]
+        key_total = sum(weights.values())  # the weight split by: the exact share in the key's units (domain.md 6)
+        split_by = {p: weights.get(p, 0) if total == 0 else exact[p] / total * (key_total or 1) for p in exact}
+        shares = [{"party": p, "weight": round(float(split_by[p]), 6), "keyWeight": round(float(weights.get(p, 0)), 6),
+                   "amountCents": cents[p]} for p in sorted(exact)]
         # each with its advances and settlement; a member that paid without a share, after them at 0
         paid = [m for m in book.contributions if m.year == year]
-        shares += [{"party": p, "weight": 0, "amountCents": 0} for p in sorted({m.member for m in paid} - set(exact))]
+        shares += [{"party": p, "weight": 0, "keyWeight": 0, "amountCents": 0}
+                   for p in sorted({m.member for m in paid} - set(exact))]
         for share in shares:
             mine = [m for m in paid if m.member == share["party"]]
             share |= {"invoicedCents": sum(m.invoiced for m in mine), "paidCents": sum(m.paid for m in mine),

@@ -7,6 +7,8 @@ shares are worked out by hand in the comments, never by the code under test.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from typing import Any
 
 from ledger import sources as src
@@ -84,6 +86,17 @@ async def test_drentsche_aa_split_by_inhabitants_and_by_usage_side_by_side(api: 
     assert amounts(profijt) == {"GM1680": 19_233_871, "GM0106": 86_048_387, "GM1730": 24_717_742}
     assert {u["unit"]: u["totalCents"] for u in profijt["units"]} == {
         "beschut": 200_000_000, "woo": -40_000_000, "detachering": -30_000_000}
+    # The weight each amount was split by: under solidariteit the key's inhabitants; under
+    # profijt the exact share of the total in the key's units (share x 125,700), the key's
+    # weight apart. GM1680: 192,338.7097 / 1,300,000 x 125,700 = 18,597.67.
+    key = {"GM1680": 25_300, "GM0106": 67_300, "GM1730": 33_100}
+    assert {s["party"]: (s["weight"], s["keyWeight"]) for s in solidariteit["shares"]} == {
+        p: (w, w) for p, w in key.items()}
+    by = {s["party"]: s for s in profijt["shares"]}
+    assert {p: s["keyWeight"] for p, s in by.items()} == key
+    exact = Fraction(200_000_000 * 50, 310) - Fraction(40_000_000 * 25, 160) - Fraction(30_000_000 * 70, 310)
+    assert by["GM1680"]["weight"] == round(float(exact / total * 125_700), 6)
+    assert abs(sum(s["weight"] for s in profijt["shares"]) - 125_700) < 1e-3
 
 
 async def test_only_members_their_controllers_and_the_organisation_read_the_split(api: Api) -> None:
