@@ -201,9 +201,21 @@ def test_purmerend_2018_shows_the_published_deficit_and_the_reserve_running_out(
     expected = []
     for r in sorted(rows, key=lambda r: (r["budget"], r["subBudget"] or "")):
         plan = r["allocatedCents"] + r["incomeCents"]
-        expected += [plan, r["spentCents"], r["committedCents"], r["availableCents"], r["saldoCents"]]
+        expected += [r["allocatedCents"], r["incomeCents"], plan, r["spentCents"], r["committedCents"],
+                     r["availableCents"], r["saldoCents"]]
     assert [cents for cents, _ in shown] == expected
     assert all(text.endswith(euro(cents)) for cents, text in shown), shown
+    # The labels say what they hold: begroting is the primitive begroting plus its
+    # amendments, beschikbaar adds the income (the reserve's 189.198 among it).
+    heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#budgetten thead th")]
+    assert heads[:8] == ["Budget", "Begroting", "Inkomsten", "Beschikbaar", "Realisatie", "Verplicht", "Vrij", "Saldo"]
+    (total,) = [r for r in rows if r["budget"] == "participatiebudget" and r["subBudget"] is None]
+    line = '#budgetten tr[data-budget="participatiebudget"][data-sub=""]'
+    assert amount(browser, f'{line} [data-veld="begroting"]') == total["primitiveCents"] + total["amendmentsCents"]
+    assert amount(browser, f'{line} [data-veld="inkomsten"]') == total["incomeCents"] >= 18_919_800
+    assert amount(browser, f'{line} [data-veld="beschikbaar"]') == total["allocatedCents"] + total["incomeCents"]
+    toelichting = browser.find_element(By.CSS_SELECTOR, "#budgetten .toelichting").text
+    assert "beschikbaar is de begroting plus de inkomsten (ook onttrekkingen aan reserves" in toelichting
     # "22.616–" in the source (seed 002 L1316-1360): spent more than came in, flagged.
     row = browser.find_element(By.CSS_SELECTOR, '#budgetten tr[data-budget="participatiebudget"][data-sub=""]')
     saldo = row.find_element(By.CSS_SELECTOR, '[data-veld="saldo"]')
@@ -279,6 +291,24 @@ def test_lelystad_winst_and_the_nuon_reserve(demo_server: Served, browser: Any) 
     # The NUON reserve lends € 1 mln a year in 2016-2018 (seed 000 L1460-1463).
     for year, left in {2015: 300_000_000, 2016: 200_000_000, 2017: 100_000_000, 2018: 0}.items():
         assert amount(browser, f'#reserves figure[data-reserve="nuon"] tr[data-jaar="{year}"] [data-veld="eind"]') == left
+    same_years_in_chart_and_table(browser, "GM0995", demo_server)
+
+
+def same_years_in_chart_and_table(driver: Any, party: str, served: Served) -> None:
+    """Every reserve's chart draws the years its table lists, no more (issue 20: Lelystad
+    showed a 2014 bar the table lacked), and those are the runway's years."""
+    from selenium.webdriver.common.by import By
+
+    reserves = served.get("/v1/reserves", party=party)["results"]
+    assert reserves
+    for reserve in reserves:
+        runway = served.get(f"/v1/reserves/{party}/{reserve['reserve']}/runway")
+        figure = f'#reserves figure[data-reserve="{reserve["reserve"]}"]'
+        wait_for(driver, f"{figure} .grafiek", "data-jaren", ",".join(str(y["year"]) for y in runway["years"]))
+        table = [tr.get_attribute("data-jaar") for tr in driver.find_elements(By.CSS_SELECTOR, f"{figure} > table tbody tr")]
+        plot = driver.find_element(By.CSS_SELECTOR, f"{figure} .grafiek")
+        assert plot.get_attribute("data-jaren").split(",") == table == [str(y["year"]) for y in runway["years"]]
+        assert plot.get_attribute("data-as").split(",") == table  # the axis labels no year the table lacks
 
 
 def test_a_gemeente_sees_itself_and_its_share_in_its_organisation(demo_server: Served, browser: Any) -> None:
@@ -314,7 +344,7 @@ def test_the_werkbedrijf_begroting_and_no_key_to_split_by(demo_server: Served, b
     # Seed 003 Bijlage 5: nine lines, € 500.000 in all; and no verdeelsleutel (digest 003).
     lines = browser.find_elements(By.CSS_SELECTOR, '#budgetten tr[data-budget="werkbedrijf"]:not([data-sub=""])')
     assert len(lines) == 9
-    assert amount(browser, '#budgetten tr[data-budget="werkbedrijf"][data-sub=""] [data-veld="begroting"]') == 50_000_000
+    assert amount(browser, '#budgetten tr[data-budget="werkbedrijf"][data-sub=""] [data-veld="beschikbaar"]') == 50_000_000
     block = browser.find_element(By.CSS_SELECTOR, '#kostenverdeling [data-organisatie="RWB-STEDENDRIEHOEK"]')
     assert "geen verdeelsleutel" in block.text and not block.find_elements(By.TAG_NAME, "table")
 
@@ -409,6 +439,7 @@ def test_purmerend_reserve_runway_runs_dry_in_2018(demo_server: Served, browser:
     assert browser.find_element(By.CSS_SELECTOR, f'{figure} tr[data-jaar="2018"] th').text == "2018 leeg"
     assert drawn(browser, figure) > 5_000
     assert "leeg in 2018" in browser.find_element(By.CSS_SELECTOR, f"{figure} .grafiek").get_attribute("aria-label")
+    same_years_in_chart_and_table(browser, "GM0439", demo_server)
     no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
     picture(browser, figure, "dashboard-reserve-looptijd.png")
     browser.find_element(By.CSS_SELECTOR, f"{figure} button.afbeelding").click()
@@ -629,4 +660,192 @@ def test_a_client_is_found_by_its_client_ref_until_it_is_erased(
         assert "gewist" in browser.find_element(By.ID, "clientuitkomst").text
         assert not browser.find_element(By.ID, "clientboekingen").is_displayed()
         assert find("DA-beschut-werk-002") == 1  # another client keeps its link
+        no_errors_and_nothing_from_elsewhere(browser, served.base)
+
+
+def read_as(served: Served, secret: str, path: str, **params: Any) -> Any:
+    """GET `path` with another token than the admin's; its JSON."""
+    import urllib.parse
+
+    url = f"{served.base}{path}?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {secret}"})) as r:
+        return orjson.loads(r.read())
+
+
+def test_a_controller_lands_on_its_own_party_and_latest_year_with_members_by_name(
+    demo_server: Served, browser: Any
+) -> None:
+    """Issue 20: a controller of Aa en Hunze, a member of Drentsche Aa, lands on Aa en Hunze
+    in its latest year with figures (not the organisation, nor its later year), and every
+    party is "Naam (CODE)" where its name is readable, the code alone where it is not."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    secret = token(demo_server.db, "controller", "GM1680")
+    readable = {p["code"]: p for p in read_as(demo_server, secret, "/v1/parties")["results"]}
+    assert set(readable) == {"GM1680", "DRENTSCHE-AA"}  # the members Assen and Tynaarlo are not readable
+    sign_in(browser, demo_server, secret)
+    latest = max(readable["GM1680"]["years"])
+    wait_for(browser, "body", "data-klaar", f"GM1680/{latest}")
+    assert browser.current_url.endswith(f"#GM1680/{latest}")
+    party = Select(browser.find_element(By.ID, "partij"))
+    assert [(o.get_attribute("value"), o.text) for o in party.options] == [
+        ("GM1680", "Aa en Hunze (GM1680)"), ("DRENTSCHE-AA", "Drentsche Aa (DRENTSCHE-AA)")]
+    # Each year with its status; the organisation's later year is offered, marked as not its own.
+    years = [o.text for o in Select(browser.find_element(By.ID, "jaar")).options]
+    assert years == ["2014 · open", "2015 · open (geen eigen cijfers)"]
+    assert "Aa en Hunze" in browser.find_element(By.ID, "jaarstatus").text
+
+    choose(browser, "DRENTSCHE-AA", 2015)
+    block = '#kostenverdeling [data-organisatie="DRENTSCHE-AA"]'
+    assert browser.find_element(By.CSS_SELECTOR, f"{block} h3").text == "Drentsche Aa (DRENTSCHE-AA)"
+    names = {tr.get_attribute("data-partij"): tr.find_element(By.TAG_NAME, "th").text
+             for tr in browser.find_elements(By.CSS_SELECTOR, f"{block} table:first-of-type tbody tr")}
+    assert names == {"GM1680": "Aa en Hunze (GM1680)", "GM0106": "GM0106", "GM1730": "GM1730"}
+    page = browser.find_element(By.TAG_NAME, "body").text
+    assert not re.search(r"\b(GM\d{4}) \(\1\)", page), re.findall(r"\b(GM\d{4}) \(\1\)", page)
+    no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
+
+
+def test_each_budget_line_opens_its_trail_paged_with_who_posted_it_when(demo_server: Served, browser: Any) -> None:
+    """Issue 20: a line's Boekingen button (reached by the keyboard) opens the events behind
+    it below the line, page by page: date, type, reference, poster, recorded time and the
+    amounts each moved, which add up to the line's figures."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    sign_in(browser, demo_server)
+    choose(browser, "GM0439", 2018)
+    line = '#budgetten tr[data-budget="participatiebudget"][data-sub=""]'
+    opener = browser.find_element(By.CSS_SELECTOR, f"{line} button.spoor")
+    assert opener.get_attribute("aria-expanded") == "false"
+    opener.send_keys(Keys.ENTER)  # a button: the keyboard opens it as a click does
+    box = '#budgetten tr.spoor-rij[data-spoor="participatiebudget/"] .spoor'
+    trail = demo_server.get("/v1/balances/GM0439/2018/participatiebudget/trail", pageSize=1000)["results"]
+    assert len(trail) > 10  # more than a page
+    wait_for(browser, box, "data-klaar", "1/2")
+    assert opener.get_attribute("aria-expanded") == "true"
+    assert browser.find_element(By.CSS_SELECTOR, box).get_attribute("data-aantal") == str(len(trail))
+    fields = {"begroting": "allocatedCents", "inkomsten": "incomeCents", "realisatie": "spentCents", "verplicht": "committedCents"}
+    shown: list[dict[str, Any]] = []
+
+    def page_rows() -> list[dict[str, Any]]:
+        rows = []
+        for tr in browser.find_elements(By.CSS_SELECTOR, f"{box} tbody tr"):
+            cell = lambda field: tr.find_element(By.CSS_SELECTOR, f'[data-veld="{field}"]')  # noqa: E731
+            rows.append({"position": int(tr.get_attribute("data-positie")), "id": tr.get_attribute("data-id"),
+                         "effectiveDate": cell("datum").text, "type": cell("type").text,
+                         "reference": cell("referentie").text, "postedBy": cell("geboekt-door").text,
+                         "recordedAt": cell("vastgelegd").find_element(By.TAG_NAME, "time").get_attribute("datetime"),
+                         **{key: int(cell(field).get_attribute("data-cents")) for field, key in fields.items()}})
+            assert re.fullmatch(r"\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2}", cell("vastgelegd").text)
+        return rows
+
+    shown += page_rows()
+    assert len(shown) == 10
+    assert "1–10 van 14" in browser.find_element(By.CSS_SELECTOR, f"{box} caption").text.replace(str(len(trail)), "14")
+    browser.find_element(By.CSS_SELECTOR, f"{box} button.volgende").click()
+    wait_for(browser, box, "data-klaar", "2/2")
+    shown += page_rows()
+    keys = ["position", "id", "effectiveDate", "type", "postedBy", "recordedAt", *fields.values()]
+    assert [{k: e[k] for k in keys} | {"reference": e["reference"] or ""} for e in trail] == [
+        {k: e[k] for k in keys} | {"reference": e["reference"]} for e in shown]
+    assert all(e["postedBy"].startswith("admin:") for e in shown)
+    (total,) = [r for r in demo_server.get("/v1/balances", party="GM0439", year=2018)["results"]
+                if r["budget"] == "participatiebudget" and r["subBudget"] is None]
+    for key in fields.values():  # the events add up to the line
+        assert sum(e[key] for e in shown) == total[key], key
+    screenshot(browser, "dashboard-boekingen.png")
+    opener.click()  # and closes again
+    assert not browser.find_elements(By.CSS_SELECTOR, box) and opener.get_attribute("aria-expanded") == "false"
+
+    # A sub-budget's line: its own events only, adding up to that line.
+    choose(browser, "RWB-STEDENDRIEHOEK", 2015)
+    sub = '#budgetten tr[data-budget="werkbedrijf"][data-sub="monitoring-banen"]'
+    browser.find_element(By.CSS_SELECTOR, f"{sub} button.spoor").click()
+    box = '#budgetten tr.spoor-rij[data-spoor="werkbedrijf/monitoring-banen"] .spoor'
+    wait_for(browser, box, "data-klaar", "1/1")
+    (line_row,) = [r for r in demo_server.get("/v1/balances", party="RWB-STEDENDRIEHOEK", year=2015)["results"]
+                   if r["budget"] == "werkbedrijf" and r["subBudget"] == "monitoring-banen"]
+    rows = page_rows()
+    expected = [e for e in demo_server.get("/v1/balances/RWB-STEDENDRIEHOEK/2015/werkbedrijf/trail", pageSize=1000)["results"]
+                if e["subBudget"] == "monitoring-banen"]
+    assert [r["position"] for r in rows] == [e["position"] for e in expected] and rows
+    assert {r.text for r in browser.find_elements(By.CSS_SELECTOR, f'{box} [data-veld="regel"]')} == {"Monitoring banen"}
+    for key in fields.values():
+        assert sum(r[key] for r in rows) == line_row[key], key
+    no_errors_and_nothing_from_elsewhere(browser, demo_server.base)
+
+
+def test_the_peildatum_reads_every_figure_and_the_year_status_as_of_then(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> None:
+    """Issue 20: a peildatum (asOf) set on the page reads every figure as the ledger knew it
+    then: a cost booked later is not in Purmerend's realisatie, a year closed later is open;
+    emptied, the page reads now again."""
+    from datetime import UTC, datetime
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    def post(served: Served, *events: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"{served.base}/v1/events", data=orjson.dumps({"events": list(events)}), method="POST",
+            headers={"Authorization": f"Bearer {served.admin}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request) as r:
+            assert r.status in (200, 201)
+
+    def peildatum(instant: str) -> None:
+        """Type the instant into the field, in the browser's own time, as a user would pick it."""
+        browser.execute_script(
+            "const d = new Date(arguments[1]), p = (n) => String(n).padStart(2, '0');"
+            "arguments[0].value = arguments[1] ? `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T`"
+            "  + `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}` : '';"
+            "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+            browser.find_element(By.ID, "peildatum"), instant)
+
+    line = '#budgetten tr[data-budget="participatiebudget"][data-sub=""] [data-veld="realisatie"]'
+    with serve_demo(tmp_path_factory.mktemp("peildatum")) as (served, _):
+        time.sleep(1.1)
+        then = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        time.sleep(1.1)
+        post(served, event("CostBooked", {"budget": "participatiebudget", "category": "begeleiding", "amountCents": 123_400},
+                           party="GM0439", date="2018-11-30", year=2018, reference="Illustratief: na de peildatum"))
+        post(served, event("YearClosed", {}, party="GM0439", date="2018-12-31", year=2018))
+        at = lambda **p: [r for r in served.get("/v1/balances", party="GM0439", year=2018, **p)["results"]  # noqa: E731
+                          if r["budget"] == "participatiebudget" and r["subBudget"] is None][0]["spentCents"]
+        assert at() == at(asOf=then) + 123_400
+
+        sign_in(browser, served)
+        choose(browser, "GM0439", 2018)
+        assert browser.find_element(By.ID, "peilstatus").get_attribute("data-peildatum") == ""
+        assert browser.find_element(By.ID, "peilstatus").text.startswith("Peildatum nu")
+        assert amount(browser, line) == at()
+        assert browser.find_element(By.ID, "jaarstatus").get_attribute("data-status") == "afgesloten"
+        assert Select(browser.find_element(By.ID, "jaar")).first_selected_option.text == "2018 · afgesloten"
+        assert browser.find_element(By.CSS_SELECTOR, '#meerjarenraming tr[data-jaar="2018"] [data-veld="jaarstatus"]').text == "afgesloten"
+
+        peildatum(then)
+        wait_for(browser, "#peilstatus", "data-peildatum", then)
+        wait_for(browser, "body", "data-klaar", "GM0439/2018")
+        assert amount(browser, line) == at(asOf=then)
+        status = browser.find_element(By.ID, "jaarstatus")
+        assert status.get_attribute("data-status") == "open" and "peildatum" in status.text
+        assert Select(browser.find_element(By.ID, "jaar")).first_selected_option.text == "2018 · open"
+        assert browser.find_element(By.CSS_SELECTOR, '#meerjarenraming tr[data-jaar="2018"] [data-veld="jaarstatus"]').text == "open"
+        shown = browser.find_element(By.ID, "peilstatus").text
+        assert shown.startswith("Peildatum ") and "op dat moment" in shown
+        # The trail, too, as of then: without the later cost.
+        browser.find_element(By.CSS_SELECTOR, '#budgetten tr[data-budget="participatiebudget"][data-sub=""] button.spoor').click()
+        box = '#budgetten tr.spoor-rij[data-spoor="participatiebudget/"] .spoor'
+        wait_for(browser, box, "data-klaar", "1/2")
+        before = served.get("/v1/balances/GM0439/2018/participatiebudget/trail", asOf=then)["count"]
+        assert browser.find_element(By.CSS_SELECTOR, box).get_attribute("data-aantal") == str(before)
+        screenshot(browser, "dashboard-peildatum.png")
+
+        browser.find_element(By.ID, "peildatumnu").click()  # empty again: now
+        wait_for(browser, "#peilstatus", "data-peildatum", "")
+        wait_for(browser, "body", "data-klaar", "GM0439/2018")
+        assert amount(browser, line) == at()
+        assert browser.find_element(By.ID, "jaarstatus").get_attribute("data-status") == "afgesloten"
         no_errors_and_nothing_from_elsewhere(browser, served.base)

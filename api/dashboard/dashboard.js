@@ -12,6 +12,7 @@ const TOKEN_KEY = "participatie-ledger-token";
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY), parties: [], generation: 0,
+  asOf: null,  // the peildatum: an RFC 3339 instant every read is asked at, or null for now
   meerjaren: null,  // the party's budget totals over its years, and the budget and years chosen
   charts: new Map(),  // section id to its uPlot charts, destroyed when the section is drawn anew
 };
@@ -65,6 +66,13 @@ function partyName(code) {
   return party ? party.name : code;
 }
 
+/** "Naam (CODE)" when the party is readable (its name known), else the code alone: a member
+ * of an organisation the token may not read is GM1730, never "GM1730 (GM1730)". */
+function partyLabel(code) {
+  const name = partyName(code);
+  return name && name !== code ? `${name} (${code})` : code;
+}
+
 // --- the API -------------------------------------------------------------------------
 
 class ApiError extends Error {
@@ -77,6 +85,7 @@ class ApiError extends Error {
 
 async function request(path, params = {}, accept = "application/json") {
   const url = new URL(path, location.origin);
+  if (state.asOf) url.searchParams.set("asOf", state.asOf);  // the peildatum, for every read of the page
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined && value !== null) url.searchParams.set(name, value);
   }
@@ -167,23 +176,117 @@ async function showBalances(party, year, current) {
   const scale = Math.max(0, ...rows.map((r) => Math.max(r.allocatedCents + r.incomeCents, r.spentCents)));
   const body = $("tbody", section);
   body.replaceChildren();
+  const columns = $("thead tr", section).children.length;
   for (const row of rows) {
+    // Begroting: the primitive begroting plus its amendments (allocatedCents); beschikbaar:
+    // that plus the income (reserve withdrawals among it), what there is to spend.
     const plan = row.allocatedCents + row.incomeCents;
     const over = row.availableCents < 0;
+    const line = row.subBudget === null ? label(row.budget) : `${label(row.budget)} · ${label(row.subBudget)}`;
     const name = row.subBudget === null
       ? element("th", { scope: "row" }, label(row.budget))
       : element("th", { scope: "row", className: "sub" }, label(row.subBudget));
     if (over) name.append(" ", element("span", { className: "vlag" }, "overschreden"));
+    const opener = element("button", { type: "button", className: "spoor", "aria-expanded": "false",
+      "aria-label": `Boekingen achter ${line} ${year}` }, "Boekingen");
+    name.append(" ", opener);
     const saldo = amountCell("saldo", row.saldoCents);
     if (row.saldoCents < 0) saldo.prepend(element("span", { className: "vlag" }, "tekort"), " ");
-    body.append(element("tr", { className: over ? "overschreden" : "", dataBudget: row.budget, dataSub: row.subBudget ?? "" },
-      name, amountCell("begroting", plan), amountCell("realisatie", row.spentCents),
-      amountCell("verplicht", row.committedCents), amountCell("beschikbaar", row.availableCents), saldo,
+    const tr = element("tr", { className: over ? "overschreden" : "", dataBudget: row.budget, dataSub: row.subBudget ?? "" },
+      name, amountCell("begroting", row.allocatedCents), amountCell("inkomsten", row.incomeCents),
+      amountCell("beschikbaar", plan), amountCell("realisatie", row.spentCents),
+      amountCell("verplicht", row.committedCents), amountCell("vrij", row.availableCents), saldo,
       element("td", { className: "staaf" },
-        bars(scale, ["begroting", plan, "Begroting"], [row.spentCents > plan ? "realisatie over" : "realisatie", row.spentCents, "Realisatie"]))));
+        bars(scale, ["begroting", plan, "Beschikbaar"], [row.spentCents > plan ? "realisatie over" : "realisatie", row.spentCents, "Realisatie"])));
+    body.append(tr);
+    opener.addEventListener("click", () => toggleTrail(tr, opener, { party, year, budget: row.budget, sub: row.subBudget, line }, columns));
   }
   $("table", section).hidden = rows.length === 0;
   $(":scope > .leeg", section).hidden = rows.length > 0;
+}
+
+// --- the trail: the events behind a budget line, who posted them and when ----------------------
+
+const TRAIL_PAGE = 10;
+
+/** Open (or close) the trail of a budget line in a row beneath it. */
+function toggleTrail(tr, opener, line, columns) {
+  const open = tr.nextElementSibling && tr.nextElementSibling.classList.contains("spoor-rij") ? tr.nextElementSibling : null;
+  if (open) {
+    open.remove();
+    opener.setAttribute("aria-expanded", "false");
+    return;
+  }
+  const box = element("div", { className: "spoor", role: "region", "aria-label": `Boekingen achter ${line.line} ${line.year}`,
+    tabindex: "-1" });
+  const id = `spoor-${line.budget}-${line.sub ?? ""}`;
+  box.id = id;
+  tr.after(element("tr", { className: "spoor-rij", dataSpoor: `${line.budget}/${line.sub ?? ""}` },
+    element("td", { colspan: String(columns) }, box)));
+  opener.setAttribute("aria-expanded", "true");
+  opener.setAttribute("aria-controls", id);
+  showTrail(box, line, 1).catch((error) => {
+    box.replaceChildren(element("p", { className: "fout", role: "alert" }, `Kon de boekingen niet laden: ${error.message}`));
+  });
+}
+
+/** One page of a line's events. A budget's total reads its trail page by page; a sub-budget's
+ * line, which the trail does not filter, is the budget's trail read whole and kept to that line. */
+async function trailPage({ party, year, budget, sub }, page) {
+  const path = `/v1/balances/${encodeURIComponent(party)}/${year}/${encodeURIComponent(budget)}/trail`;
+  if (sub === null) {
+    const body = await request(path, { page, pageSize: TRAIL_PAGE });
+    return { rows: body.results, count: body.count };
+  }
+  const all = (await everyRow(path, {})).filter((e) => e.subBudget === sub);
+  return { rows: all.slice((page - 1) * TRAIL_PAGE, page * TRAIL_PAGE), count: all.length };
+}
+
+async function showTrail(box, line, page) {
+  box.dataset.klaar = "";
+  const { rows, count } = await trailPage(line, page);
+  const pages = Math.max(1, Math.ceil(count / TRAIL_PAGE));
+  const first = count ? (page - 1) * TRAIL_PAGE + 1 : 0;
+  const when = state.asOf ? ` (peildatum ${peildatumText()})` : "";
+  const caption = count
+    ? `Boekingen achter ${line.line} ${line.year}${when}: ${first}–${first + rows.length - 1} van ${count}`
+    : `Geen boekingen achter ${line.line} ${line.year}${when}.`;
+  const text = (name) => element("th", { scope: "col" }, name);
+  const money = (name) => element("th", { scope: "col", className: "bedrag" }, name);
+  const table = element("table", { className: "spoortabel" },
+    element("caption", {}, caption),
+    element("thead", {}, element("tr", {}, text("Datum"), text("Type"), text("Referentie"), text("Regel"),
+      text("Geboekt door"), text("Vastgelegd"), money("Begroting"), money("Inkomsten"), money("Realisatie"), money("Verplicht"))),
+    element("tbody", {}, ...rows.map((e) => element("tr", { dataPositie: String(e.position), dataId: e.id },
+      element("td", { dataVeld: "datum" }, e.effectiveDate),
+      element("td", { dataVeld: "type" }, e.type),
+      element("td", { dataVeld: "referentie" }, e.reference ?? ""),
+      element("td", { dataVeld: "regel" }, e.subBudget === null ? "budget" : label(e.subBudget)),
+      element("td", { dataVeld: "geboekt-door" }, e.postedBy),
+      element("td", { dataVeld: "vastgelegd" }, element("time", { datetime: e.recordedAt }, instant(e.recordedAt))),
+      amountCell("begroting", e.allocatedCents), amountCell("inkomsten", e.incomeCents),
+      amountCell("realisatie", e.spentCents), amountCell("verplicht", e.committedCents)))));
+  const previous = element("button", { type: "button", className: "vorige" }, "Vorige");
+  const next = element("button", { type: "button", className: "volgende" }, "Volgende");
+  previous.disabled = page <= 1;
+  next.disabled = page >= pages;
+  const go = (to) => showTrail(box, line, to).then(() => $(to < page ? ".vorige" : ".volgende", box).focus())
+    .catch((error) => box.replaceChildren(element("p", { className: "fout", role: "alert" }, `Kon niet laden: ${error.message}`)));
+  previous.addEventListener("click", () => go(page - 1));
+  next.addEventListener("click", () => go(page + 1));
+  box.replaceChildren(count ? table : element("p", { className: "leeg" }, caption),
+    pages > 1 ? element("p", { className: "bladeren" }, previous, ` pagina ${page} van ${pages} `, next) : null);
+  box.dataset.pagina = String(page);
+  box.dataset.aantal = String(count);
+  box.dataset.klaar = `${page}/${pages}`;
+}
+
+/** An instant as the Dutch write it, in the browser's time: 04-12-2026 20:12:37. */
+function instant(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n) => String(n).padStart(2, "0");
+  return `${p(d.getDate())}-${p(d.getMonth() + 1)}-${d.getFullYear()} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 // --- verplichtingen: what the party committed on its budget lines in the year --------------
@@ -206,7 +309,7 @@ async function showCommitments(party, year, current) {
   const text = (name) => element("th", { scope: "col" }, name);
   const money = (name) => element("th", { scope: "col", className: "bedrag" }, name);
   box.replaceChildren(element("table", {},
-    element("caption", {}, `Verplichtingen ${partyName(party)} (${party}), aangegaan in ${year}`),
+    element("caption", {}, `Verplichtingen ${partyLabel(party)}, aangegaan in ${year}`),
     element("thead", {}, element("tr", {}, text("Verplichting"), text("Budget"), text("Categorie"),
       money("Geregistreerd"), money("Gebruikt"), money("Vrijgevallen"), money("Open"), text("Stand"))),
     element("tbody", {}, ...rows.map((r) => element("tr",
@@ -246,11 +349,59 @@ async function showYearStatus(party, year, current) {
   if (!current()) return;
   const closed = status === "definitief";
   box.dataset.status = closed ? "afgesloten" : "open";
+  const when = state.asOf ? ` Zo stond het op de peildatum ${peildatumText()}.` : "";
   box.replaceChildren(
     element("span", { className: closed ? "vlag afgesloten" : "vlag voorlopig" }, closed ? "afgesloten" : "open"), " ",
     closed
       ? `Boekjaar ${year} van ${partyName(party)} is afgesloten (definitief): er wordt niets meer in geboekt, tenzij het jaar wordt heropend.`
-      : `Boekjaar ${year} van ${partyName(party)} is nog niet afgesloten (voorlopig): de cijfers kunnen nog veranderen.`);
+      : `Boekjaar ${year} van ${partyName(party)} is nog niet afgesloten (voorlopig): de cijfers kunnen nog veranderen.`,
+    when);
+}
+
+/** The year's status as the party read says it (at the peildatum): afgesloten or open. */
+function yearStatus(party, year) {
+  return (party.closedYears || []).includes(year) ? "afgesloten" : "open";
+}
+
+// --- the peildatum: every read at one instant (asOf), or now -----------------------------------
+
+/** The peildatum as the user wrote it, in the browser's time: 04-12-2026 20:12:37. */
+function peildatumText() {
+  return state.asOf ? instant(state.asOf) : "nu";
+}
+
+/** The instant of the peildatum field (the browser's time), as RFC 3339 UTC; null when empty. */
+function peildatumValue() {
+  const value = $("#peildatum").value;
+  if (!value) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString().replace(".000Z", "Z");
+}
+
+function showPeildatum() {
+  const box = $("#peilstatus");
+  box.dataset.peildatum = state.asOf || "";
+  box.replaceChildren(state.asOf
+    ? element("span", {}, element("strong", {}, `Peildatum ${peildatumText()}`),
+      ": alle cijfers zoals de ledger ze op dat moment kende (later geboekt telt niet mee).")
+    : element("span", {}, element("strong", {}, "Peildatum nu"), ": de laatste stand van de ledger."));
+}
+
+/** A new peildatum: read the parties again (their years and closed years are as of it too) and show the same party and year. */
+async function choosePeildatum() {
+  const asOf = peildatumValue();
+  if (asOf === state.asOf) return;
+  state.asOf = asOf;
+  const [party, year] = [$("#partij").value, Number($("#jaar").value)];
+  document.body.dataset.klaar = "";
+  try {
+    state.parties = await everyRow("/v1/parties", {});
+  } catch (error) {
+    showError(error);
+    return;
+  }
+  fillParties();
+  choose(party, year);
 }
 
 // --- charts: uPlot, vendored (vendor/README.md) ---------------------------------------------
@@ -300,7 +451,12 @@ function yearChart(section, box, years, series, marks = []) {
       : { label: s.label, stroke: s.colour, width: 2.5, dash: s.dash, points: { show: true, size: 8, width: 2, fill: "white" } })],
     legend: { live: false },
     cursor: { drag: { x: false, y: false, setScale: false } },
-    hooks: { draw: [(u) => drawZeroAndMarks(u, marks)] },
+    hooks: { draw: [(u) => drawZeroAndMarks(u, marks), (u) => {
+      // What the chart drew, for whoever checks it against the table beside it: its
+      // years (one bar or point each) and the years its axis labels.
+      box.dataset.jaren = u.data[0].join(",");
+      box.dataset.as = (u.axes[0]._values || []).join(",");
+    }] },
   }, [years, ...series.map((s) => s.values)], box);
   const observer = new ResizeObserver(() => {
     const width = Math.max(320, box.clientWidth);
@@ -456,7 +612,7 @@ function drawMeerjaren() {
     .sort((a, b) => a.year - b.year);
   const years = rows.map((r) => r.year);
   const series = MEERJAREN_SERIES().map((s) => ({ ...s, values: rows.map(s.value) }));
-  const title = `Meerjarenraming ${label(chosen.budget)}, ${partyName(chosen.party)} (${chosen.party}), ${chosen.from}–${chosen.to}`;
+  const title = `Meerjarenraming ${label(chosen.budget)}, ${partyLabel(chosen.party)}, ${chosen.from}–${chosen.to}`;
   const plot = element("div", { className: "grafiek", role: "img",
     "aria-label": `${title}: begroting (met inkomsten) en realisatie als staven, saldo en structureel saldo als lijnen. `
       + "De cijfers staan in de tabel eronder." });
@@ -464,9 +620,9 @@ function drawMeerjaren() {
     plot,
     element("table", {},
       element("caption", {}, title),
-      heads("Jaar", "Primitief", "Wijzigingen", "Begroting", "Inkomsten", "Realisatie", "Saldo", "Structureel saldo", "Status begroting"),
+      heads("Jaar (status)", "Primitief", "Wijzigingen", "Begroting", "Inkomsten", "Realisatie", "Saldo", "Structureel saldo", "Status begroting"),
       element("tbody", {}, ...rows.map((r) => element("tr", { dataJaar: String(r.year) },
-        element("th", { scope: "row" }, String(r.year)),
+        element("th", { scope: "row" }, String(r.year), " ", yearTag(chosen.party, r.year)),
         amountCell("primitief", r.primitiveCents), amountCell("wijzigingen", r.amendmentsCents),
         amountCell("begroting", r.allocatedCents), amountCell("inkomsten", r.incomeCents),
         amountCell("realisatie", r.spentCents), deficitCell("saldo", r.saldoCents),
@@ -476,6 +632,13 @@ function drawMeerjaren() {
   const chart = yearChart("meerjarenraming", plot, years, series);
   chosen.picture = () => chartPng(chart, title, series);
   section.dataset.klaar = `${chosen.party}/${chosen.budget}/${chosen.from}-${chosen.to}`;
+}
+
+/** The year's own status (afgesloten or open, at the peildatum), beside the begroting's. */
+function yearTag(code, year) {
+  const party = state.parties.find((p) => p.code === code);
+  const status = party ? yearStatus(party, year) : "";
+  return element("span", { className: status === "afgesloten" ? "vlag afgesloten" : "jaartekst", dataVeld: "jaarstatus" }, status);
 }
 
 /** A budget or a year chosen in the section: a first year after the last moves the other along. */
@@ -503,7 +666,7 @@ async function showReserves(party, current) {
   reserves.forEach(({ reserve, purpose }, i) => {
     const { years, emptyAt } = runways[i];
     const span = years.length ? `${years[0].year}–${years[years.length - 1].year}` : "";
-    const title = `${label(reserve)}, ${partyName(party)} (${party}), ${span}`;
+    const title = `${label(reserve)}, ${partyLabel(party)}, ${span}`;
     const plot = element("div", { className: "grafiek", role: "img",
       "aria-label": `${title}: saldo aan het eind van elk jaar` + (emptyAt === null ? "" : `, leeg in ${emptyAt}`)
         + ". De cijfers staan in de tabel eronder." });
@@ -560,7 +723,7 @@ async function showCostSplits(party, year, current) {
 
 function splitBlock({ organisation, solidariteit, profijt, policy, missing }, party, year) {
   const block = element("div", { className: "verdeling", dataOrganisatie: organisation.code },
-    element("h3", {}, `${organisation.name} (${organisation.code})`));
+    element("h3", {}, partyLabel(organisation.code)));
   if (missing) {
     block.append(element("p", { className: "leeg" }, `Geen verdeelsleutel voor ${year}: ${missing}.`));
     return block;
@@ -583,7 +746,7 @@ function splitBlock({ organisation, solidariteit, profijt, policy, missing }, pa
   const rows = solidariteit.shares.map((s) => {
     const p = byParty.get(s.party);
     return element("tr", { className: s.party === party ? "eigen" : "", dataPartij: s.party },
-      element("th", { scope: "row" }, `${partyName(s.party)} (${s.party})`),
+      element("th", { scope: "row" }, `${partyLabel(s.party)}`),
       element("td", { className: "aandeel" }, percent(s.amountCents, solidariteit.totalCents)),
       amountCell("solidariteit", s.amountCents),
       element("td", { className: "aandeel" }, percent(p.amountCents, profijt.totalCents)),
@@ -638,7 +801,7 @@ function settlementTable(organisation, solidariteit, profijt, policy, party, yea
       element("tbody", {}, ...solidariteit.shares.map((s) => {
         const p = byParty.get(s.party);
         return element("tr", { className: s.party === party ? "eigen" : "", dataPartij: s.party },
-          element("th", { scope: "row" }, `${partyName(s.party)} (${s.party})`),
+          element("th", { scope: "row" }, `${partyLabel(s.party)}`),
           amountCell("gefactureerd", s.invoicedCents), amountCell("betaald", s.paidCents),
           settlement("afrekening-solidariteit", s.settlementCents), settlement("afrekening-profijt", p.settlementCents));
       })),
@@ -830,18 +993,37 @@ async function signIn(token) {
   $("#inlogfout").hidden = true;
   $("#keuze").hidden = false;
   $("#dashboard").hidden = false;
+  fillParties();
+  const [party, year] = location.hash.slice(1).split("/");
+  choose(party, Number(year));
+}
+
+/** The party select: gemeenten, then organisations, each "Naam (CODE)". */
+function fillParties() {
   const select = $("#partij");
   select.replaceChildren();
   for (const [kind, title] of [["gemeente", "Gemeenten"], ["organisation", "Samenwerkingsverbanden"]]) {
     const group = element("optgroup", { label: title });
     const parties = state.parties.filter((party) => party.kind === kind);
     for (const p of parties.sort((a, b) => a.name.localeCompare(b.name, "nl"))) {
-      group.append(element("option", { value: p.code }, `${p.name} (${p.code})`));
+      group.append(element("option", { value: p.code }, partyLabel(p.code)));
     }
     if (group.children.length) select.append(group);
   }
-  const [party, year] = location.hash.slice(1).split("/");
-  choose(party, Number(year));
+}
+
+/**
+ * The party to land on when none is asked for: the token's own. A gemeente's or a
+ * controller's token reads its own party and the organisations it is a member of, so
+ * one gemeente among the readable parties is its own (an organisation's token reads
+ * that organisation alone). An admin or auditor reads every party: the first one.
+ */
+function landingParty() {
+  const gemeenten = state.parties.filter((p) => p.kind === "gemeente");
+  const organisations = state.parties.filter((p) => p.kind === "organisation");
+  if (gemeenten.length === 1) return gemeenten[0];
+  if (!gemeenten.length && organisations.length === 1) return organisations[0];
+  return state.parties[0];
 }
 
 /** The years to offer for a party: its own, and those of the organisations it is a member of. */
@@ -855,15 +1037,21 @@ function yearsOf(party) {
 
 /** Select a party and year (the latest year with figures when none is asked for) and show them. */
 function choose(code, year) {
-  const party = state.parties.find((p) => p.code === code) || state.parties[0];
+  const party = state.parties.find((p) => p.code === code) || landingParty();
   if (!party) {
-    showError(new Error("dit token mag geen enkele partij lezen"));
+    showError(new Error(state.asOf
+      ? `dit token mag op de peildatum ${peildatumText()} geen enkele partij lezen`
+      : "dit token mag geen enkele partij lezen"));
+    document.body.dataset.klaar = "-";
     return;
   }
   const years = yearsOf(party);
-  const chosen = years.includes(year) ? year : years[years.length - 1];
+  // The latest year the party has figures of itself (a member's organisation may have later ones).
+  const own = [...party.years].sort((a, b) => a - b);
+  const chosen = years.includes(year) ? year : own.length ? own[own.length - 1] : years[years.length - 1];
   $("#partij").value = party.code;
-  $("#jaar").replaceChildren(...years.map((y) => element("option", { value: String(y) }, String(y))));
+  $("#jaar").replaceChildren(...years.map((y) => element("option", { value: String(y), dataStatus: yearStatus(party, y) },
+    `${y} · ${yearStatus(party, y)}${party.years.includes(y) ? "" : " (geen eigen cijfers)"}`)));
   $("#jaar").value = String(chosen);
   history.replaceState(null, "", `#${party.code}/${chosen}`);
   show(party, chosen, years);
@@ -874,6 +1062,7 @@ async function show(party, year, years) {
   const current = () => generation === state.generation;
   document.body.dataset.klaar = "";
   $("#laadfout").hidden = true;
+  showPeildatum();
   for (const span of document.querySelectorAll(".jaar")) span.textContent = String(year);
   const sections = [
     ["#jaarstatus", showYearStatus(party.code, year, current)],
@@ -899,6 +1088,11 @@ document.addEventListener("DOMContentLoaded", () => {
     signIn($("#token").value.trim());
   });
   $("#uitloggen").addEventListener("click", () => signOut());
+  $("#peildatum").addEventListener("change", () => choosePeildatum());
+  $("#peildatumnu").addEventListener("click", () => {
+    $("#peildatum").value = "";
+    choosePeildatum();
+  });
   $("#partij").addEventListener("change", () => choose($("#partij").value, Number($("#jaar").value)));
   $("#jaar").addEventListener("change", () => choose($("#partij").value, Number($("#jaar").value)));
   for (const select of ["#mjr-budget", "#mjr-van", "#mjr-tot"]) $(select).addEventListener("change", chooseMeerjaren);
