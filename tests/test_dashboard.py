@@ -451,7 +451,8 @@ def test_the_readme_shows_every_picture_this_test_takes() -> None:
     readme = (ROOT / "README.md").read_text()
     linked = set(re.findall(r"\]\((docs/[^)\s]+\.png)\)", readme))
     taken = {f"docs/dashboard-{name}.png" for name in (
-        "purmerend", "drentsche-aa", "meerjarenraming", "reserve-looptijd", "verplichtingen")}
+        "purmerend", "drentsche-aa", "meerjarenraming", "reserve-looptijd", "verplichtingen", "boekingen",
+        "peildatum")}
     assert taken <= linked, taken - linked
     assert all((ROOT / path).is_file() for path in linked), linked
 
