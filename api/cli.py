@@ -622,13 +622,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Recompute the hash chain of the store (or of an export file) and say whether it is
     intact; exit 1 naming the first position that does not match, or a stored snapshot
     whose seal does not (the log may be intact even so: both are said)."""
-    from ledger.audit import parse_anchor, verify_export
+    from ledger.audit import verify_export
 
-    try:
-        anchors = dict(parse_anchor(a) for a in args.anchor)
-    except ValueError as e:
-        print(f"ledger verify: {e}", file=sys.stderr)
-        return 2
+    anchors = dict(args.anchor)
     if args.file:
         with _seekable(args.file) as source:
             try:
@@ -685,6 +681,16 @@ def _chunks(lines: Any, size: int) -> Any:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _anchor(text: str) -> Any:
+    """A --anchor, checked as the arguments are (a usage error before any database is opened)."""
+    from ledger.audit import parse_anchor
+
+    try:
+        return parse_anchor(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _instant(text: str) -> Any:
@@ -767,7 +773,7 @@ def parser() -> argparse.ArgumentParser:
     erase.set_defaults(func=cmd_erase_client)
     verify = sub.add_parser("verify", help="check the hash chain: exit 0 if intact, 1 naming the first bad position")
     verify.add_argument("--file", help="verify an export (NDJSON, - for stdin) instead of the database")
-    verify.add_argument("--anchor", action="append", default=[], metavar="POSITION:HASH",
+    verify.add_argument("--anchor", action="append", default=[], type=_anchor, metavar="POSITION:HASH",
                         help="a chain hash held outside the database (e.g. a YearClosed's); repeatable")
     verify.add_argument("--as-of", type=_instant, metavar="INSTANT",
                         help="verify the log as it stood at this RFC 3339 instant (not with --file)")

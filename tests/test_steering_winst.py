@@ -327,7 +327,7 @@ async def organisation(api: Api, weights: dict[str, int], policy: str) -> str:
 
 def by_member(body: dict[str, Any]) -> dict[str, tuple[float, int]]:
     assert sum(m["amountCents"] for m in body["byMember"]) == body["realisedCents"]
-    return {m["party"]: (m["weight"], m["amountCents"]) for m in body["byMember"]}
+    return {m["party"]: (m["keyWeight"], m["amountCents"]) for m in body["byMember"]}
 
 
 async def test_solidariteit_pools_the_winst_by_key_and_profijt_returns_it_to_who_earned_it(api: Api) -> None:
