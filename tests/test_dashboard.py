@@ -544,16 +544,18 @@ def test_a_party_without_commitments_says_so_in_words(demo_server: Served, brows
     assert all(not b.is_enabled() for b in browser.find_elements(By.CSS_SELECTOR, "#verplichtingen .kop button"))
 
 
+def post(served: Served, *events: dict[str, Any]) -> None:
+    """Post `events` as one batch as the served demo's admin; it must be stored."""
+    request = urllib.request.Request(
+        f"{served.base}/v1/events", data=orjson.dumps({"events": list(events)}), method="POST",
+        headers={"Authorization": f"Bearer {served.admin}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as r:
+        assert r.status in (200, 201)
+
+
 def test_a_closed_year_says_so_and_a_reopened_one_is_open_again(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> None:
     """Its own demo, as closing a year changes it: the Werkbedrijf's 2015 closed, then reopened."""
     from selenium.webdriver.common.by import By
-
-    def post(served: Served, *events: dict[str, Any]) -> None:
-        request = urllib.request.Request(
-            f"{served.base}/v1/events", data=orjson.dumps({"events": list(events)}), method="POST",
-            headers={"Authorization": f"Bearer {served.admin}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as r:
-            assert r.status in (200, 201)
 
     with serve_demo(tmp_path_factory.mktemp("closed")) as (served, _):
         post(served, event("YearClosed", {}, party="RWB-STEDENDRIEHOEK", date="2015-12-31"))
@@ -788,13 +790,6 @@ def test_the_peildatum_reads_every_figure_and_the_year_status_as_of_then(
 
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
-
-    def post(served: Served, *events: dict[str, Any]) -> None:
-        request = urllib.request.Request(
-            f"{served.base}/v1/events", data=orjson.dumps({"events": list(events)}), method="POST",
-            headers={"Authorization": f"Bearer {served.admin}", "Content-Type": "application/json"})
-        with urllib.request.urlopen(request) as r:
-            assert r.status in (200, 201)
 
     def peildatum(instant: str) -> None:
         """Type the instant into the field, in the browser's own time, as a user would pick it."""

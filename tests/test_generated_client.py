@@ -83,16 +83,23 @@ def generated(demo_server: Served, tmp_path_factory: pytest.TempPathFactory) -> 
             del sys.modules[name]
 
 
+@pytest.fixture
+def client(
+    generated: tuple[ModuleType | None, str], skip_for_want_of: Callable[[str, str], NoReturn]
+) -> tuple[ModuleType, str]:
+    """The generated package and the generator's output, or a loud skip without the generator."""
+    package, output = generated
+    if package is None:
+        skip_for_want_of(GENERATOR, f"no {GENERATOR} in this Python: `make test` installs it (the test extra)")
+    return package, output
+
+
 def _module(package: ModuleType, name: str) -> Any:
     return importlib.import_module(f"{package.__name__}.{name}")
 
 
-def test_a_generated_client_posts_reads_and_is_refused(
-    generated: tuple[ModuleType, str], demo_server: Served, skip_for_want_of: Callable[[str, str], NoReturn]
-) -> None:
-    client_package, output = generated
-    if client_package is None:
-        skip_for_want_of(GENERATOR, f"no {GENERATOR} in this Python: `make test` installs it (the test extra)")
+def test_a_generated_client_posts_reads_and_is_refused(client: tuple[ModuleType, str], demo_server: Served) -> None:
+    client_package, output = client
     # Every schema generated: no "Unable to process schema ..., resulted in the removal of ...".
     assert set(_warnings(output)) <= ALLOWED_WARNINGS, output
 
@@ -164,12 +171,8 @@ def test_a_generated_client_posts_reads_and_is_refused(
     assert forbidden.parsed.type_.startswith("urn:participatie-ledger:problem:")
 
 
-def test_the_generated_probes_reach_the_routes(
-    generated: tuple[ModuleType, str], demo_server: Served, skip_for_want_of: Callable[[str, str], NoReturn]
-) -> None:
-    client_package, _ = generated
-    if client_package is None:
-        skip_for_want_of(GENERATOR, f"no {GENERATOR} in this Python: `make test` installs it (the test extra)")
+def test_the_generated_probes_reach_the_routes(client: tuple[ModuleType, str], demo_server: Served) -> None:
+    client_package, _ = client
     models = _module(client_package, "models")
     healthz = _module(client_package, "api.service.healthz")
     readyz = _module(client_package, "api.service.readyz")
