@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -490,13 +491,13 @@ def _import(args: argparse.Namespace, ledger: Any, projector: Any) -> int:
         return 2
     try:
         with _seekable(args.file) as source, tempfile.TemporaryDirectory(prefix="ledger-import-") as folder:
-            checked = verify_export(_exported(source))
+            notes = _KeyNotes()
+            checked = verify_export(notes.taking(_exported(source)))
             if not checked.intact:
                 print(f"ledger import: the export's chain breaks at position {checked.bad_position}: "
                       f"{checked.problem}; nothing was stored", file=sys.stderr)
                 return 1
-            source.seek(0)
-            keys = _import_keys(args.keys, source, ledger)
+            keys = _import_keys(args.keys, notes, ledger)
             source.seek(0)
             staging = Ledger(f"sqlite:///{folder}/staging.db")
             try:
@@ -520,27 +521,41 @@ def _import(args: argparse.Namespace, ledger: Any, projector: Any) -> int:
     return 0
 
 
-def _import_keys(path: str | None, source: Any, ledger: Any) -> tuple[bytes, list[Any], int] | None:
+class _KeyNotes:
+    """What a key import needs of the export, noted while its chain is checked (one read
+    of it): the key ids its ClientErased events name, and whether any event names a client."""
+
+    def __init__(self) -> None:
+        self.erased: set[str] = set()
+        self.clients = False
+
+    def taking(self, rows: Iterator[Any]) -> Iterator[Any]:
+        from ledger.pseudonyms import CLIENT_FIELD, ERASURE
+
+        for row in rows:
+            data = row.get("data") if isinstance(row, dict) else None
+            if isinstance(data, dict):  # a malformed row is the chain check's to refuse
+                if row.get("type") == ERASURE and isinstance(data.get("keyId"), str):
+                    self.erased.add(data["keyId"])
+                self.clients = self.clients or CLIENT_FIELD in data
+            yield row
+
+
+def _import_keys(path: str | None, notes: _KeyNotes, ledger: Any) -> tuple[bytes, list[Any], int] | None:
     """The key file's secret and keys, but those the export records as erased, checked
     before anything is stored; None without `--keys` (and a warning when the export
     names clients, whose pseudonyms then have no keys here)."""
     from ledger import key_file
 
-    erased, clients = set(), False
-    for line in source:
-        if line.strip():
-            entry = orjson.loads(line)
-            erased |= key_file.erased_key_ids([entry])
-            clients = clients or "clientRef" in entry.get("data", {})
     if path is None:
-        if clients:
+        if notes.clients:
             print("ledger import: without --keys the export's clients have no keys here: their events cannot be "
                   "found by clientRef, and a client posting again gets a new pseudonym", file=sys.stderr)
         return None
     if ledger.client_keys.dump()[1]:
         raise ValueError("this ledger holds client keys already: import into a new database")
     with open(path, "rb") as f:
-        secret, keys, passed_over = key_file.parse(f, erased)
+        secret, keys, passed_over = key_file.parse(f, notes.erased)
     if secret is None:
         raise ValueError(f"{path} holds no secret line: no key file")
     return secret, keys, passed_over

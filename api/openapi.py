@@ -11,7 +11,7 @@ from typing import Any
 from api.render import CSV, DUTCH_CSV, XLSX
 from ledger.audit import MAX_POSITION
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
-from ledger.events import CODE, PARTY_CODE, PAYLOADS, Envelope
+from ledger.events import CODE, PARTY_CODE, PAYLOADS, REF, Envelope
 from ledger.rules import RULES
 
 API_VERSION = "1.0.0"
@@ -722,7 +722,7 @@ def _paths() -> dict[str, Any]:
                     _query("clientRef", "Only the events of this client of `party` (required with it): the ledger "
                            "finds them by the client's pseudonym, which the events show in its place. None once "
                            "the client was erased (`ledger erase-client`)",
-                           {"type": "string", "pattern": "^[A-Za-z0-9._:/-]{1,64}$"}),
+                           {"type": "string", "pattern": REF}),
                 ],
                 "responses": {
                     "200": {

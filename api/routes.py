@@ -27,7 +27,7 @@ from ledger.application import BatchRefused, IdReused, Ledger, PostResult, rfc33
 from ledger import iv3_cbs, sisa, split
 from ledger.audit import MAX_POSITION, parse_anchor
 from ledger.bounds import FIRST_YEAR, LAST_YEAR
-from ledger.events import CODE, LEDGER_ONLY_TYPES, PARTY_CODE, Event, InvalidBatch, InvalidParam, parse_batch
+from ledger.events import CODE, LEDGER_ONLY_TYPES, PARTY_CODE, REF, Event, InvalidBatch, InvalidParam, parse_batch
 from ledger.pseudonyms import pseudonym
 from projections import iv3 as iv3_report
 from projections import queries
@@ -120,7 +120,7 @@ def party_param(request: web.Request) -> str | None:
     return None if party is None else party_code(party)
 
 
-_CLIENT_REF = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
+_CLIENT_REF = re.compile(REF)
 NO_CLIENT = ""  # matches no stored clientRef (none is empty): a client without a key has no events to show
 
 

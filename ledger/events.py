@@ -66,7 +66,8 @@ Code = Annotated[str, StringConstraints(pattern=CODE, max_length=64)]
 # api.md: gemeenten by CBS code, organisations by a code the admin registers.
 PARTY_CODE = r"^[A-Z0-9-]{2,40}$"
 PartyCode = Annotated[str, StringConstraints(pattern=PARTY_CODE)]
-Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,64}$")]
+REF = r"^[A-Za-z0-9._:/-]{1,64}$"  # ids the party gives: subsidies, placements, commitments, clients
+Ref = Annotated[str, StringConstraints(pattern=REF)]
 # A client: the ledger stores, and answers with, a keyed pseudonym of it (ledger/pseudonyms.py).
 ClientRef = Annotated[Ref, Field(json_schema_extra={
     "description": "The party's own reference of the client, never a BSN. The ledger stores and answers a "

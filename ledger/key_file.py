@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from ledger.events import PARTY_CODE
-from ledger.pseudonyms import ERASURE, KEY_BYTES, ClientKey
+from ledger.pseudonyms import KEY_BYTES, ClientKey
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -63,11 +63,6 @@ def parse(source: Iterable[bytes], erased: set[str]) -> tuple[bytes | None, list
     if keys and secret is None:
         raise ValueError("key file: keys without the secret line")
     return secret, keys, passed_over
-
-
-def erased_key_ids(entries: Iterable[dict[str, Any]]) -> set[str]:
-    """The key ids a log's ClientErased events name."""
-    return {e["data"]["keyId"] for e in entries if e.get("type") == ERASURE}
 
 
 def _hex_field(row: Any, name: str, number: int) -> bytes:
