@@ -15,12 +15,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ledger.store import postgres_params
+from ledger.store import postgres_params, sqlite_file
 
 
 class Cursor:
@@ -89,7 +88,8 @@ class ReadDB:
 
     def __init__(self, db_url: str):
         self.url = db_url
-        self.postgres = not db_url.startswith("sqlite:///")
+        path = sqlite_file(db_url)
+        self.postgres = path is None
         if self.postgres:
             self.conninfo = conninfo(db_url)
             # While the database is down a request waits at most `timeout` seconds for a
@@ -112,7 +112,7 @@ class ReadDB:
             )
         else:
             self._pool = None
-            self._path = unquote(db_url[len("sqlite:///") :])
+            self._path = path
         self._local = threading.local()  # this thread's SQLite connection and open transaction
 
     def _sqlite(self) -> sqlite3.Connection:
